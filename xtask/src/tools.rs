@@ -1,0 +1,217 @@
+//! Finds, and where missing installs, the tools the build and the tests need.
+//!
+//! Trunk is run offline (`Trunk.toml`), so it never downloads a tool itself: every tool it
+//! uses must be found here, on the `PATH` this module builds.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{project_root, run, Result};
+
+/// trunk 0.22 needs a newer rustc than the 1.95 these machines have.
+const TRUNK_VERSION: &str = "0.21.14";
+/// Debian's binaryen is too old for current rustc output; npm's package works.
+const BINARYEN_VERSION: &str = "132";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+pub struct Toolchain {
+    path: OsString,
+    chromedriver: Option<PathBuf>,
+}
+
+impl Toolchain {
+    pub fn ensure(with_browser: bool) -> Result<Self> {
+        let root = project_root();
+        let cargo_bin = cargo_home().join("bin");
+        let npm_bin = root.join(".tools/node_modules/.bin");
+        let mut paths = vec![npm_bin.clone(), cargo_bin.clone()];
+        paths.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+        let path = env::join_paths(paths).map_err(|e| format!("bad PATH: {e}"))?;
+        let tools = Toolchain {
+            path,
+            chromedriver: None,
+        };
+
+        tools.ensure_wasm_target()?;
+        // Everything the offline builds need, for every target, fetched once.
+        run(tools.command("cargo").arg("fetch"))?;
+        tools.ensure_trunk()?;
+        tools.ensure_wasm_bindgen()?;
+        tools.ensure_wasm_opt(&npm_bin)?;
+        if with_browser {
+            let chromedriver = ensure_chromium()?;
+            return Ok(Toolchain {
+                chromedriver: Some(chromedriver),
+                ..tools
+            });
+        }
+        Ok(tools)
+    }
+
+    /// A command that sees the installed tools first on its `PATH`.
+    pub fn command(&self, program: &str) -> Command {
+        let program = match program {
+            "cargo" => env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            other => other.to_string(),
+        };
+        let mut command = Command::new(program);
+        command.env("PATH", &self.path);
+        if let Some(chromedriver) = &self.chromedriver {
+            command.env("CHROMEDRIVER", chromedriver);
+        }
+        command
+    }
+
+    /// The first line a tool prints for `--version`, if it runs at all.
+    fn version_of(&self, program: &str) -> Option<String> {
+        let output = self
+            .command(program)
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines().next().map(|line| line.trim().to_string())
+    }
+
+    fn ensure_wasm_target(&self) -> Result<()> {
+        let installed = self
+            .command("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .map_err(|e| format!("rustup is needed to add the wasm32 target: {e}"))?;
+        if String::from_utf8_lossy(&installed.stdout)
+            .lines()
+            .any(|t| t.trim() == "wasm32-unknown-unknown")
+        {
+            return Ok(());
+        }
+        run(self
+            .command("rustup")
+            .args(["target", "add", "wasm32-unknown-unknown"]))
+    }
+
+    fn ensure_trunk(&self) -> Result<()> {
+        let wanted = format!("trunk {TRUNK_VERSION}");
+        if self.version_of("trunk").as_deref() == Some(wanted.as_str()) {
+            return Ok(());
+        }
+        println!("xtask: installing {wanted} (a few minutes, once)");
+        run(self.command("cargo").args([
+            "install",
+            "trunk",
+            "--version",
+            TRUNK_VERSION,
+            "--locked",
+            "--force",
+        ]))
+    }
+
+    /// wasm-bindgen's CLI must be exactly the version of the library in Cargo.lock.
+    fn ensure_wasm_bindgen(&self) -> Result<()> {
+        let version = locked_version("wasm-bindgen")?;
+        let wanted = format!("wasm-bindgen {version}");
+        let has = |program| self.version_of(program).as_deref() == Some(wanted.as_str());
+        if has("wasm-bindgen") && has("wasm-bindgen-test-runner") {
+            return Ok(());
+        }
+        println!("xtask: installing wasm-bindgen-cli {version} (a few minutes, once)");
+        // Not --locked: its lock file pins a crate version the registry no longer has.
+        run(self.command("cargo").args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &version,
+            "--force",
+        ]))
+    }
+
+    fn ensure_wasm_opt(&self, npm_bin: &Path) -> Result<()> {
+        let wasm_opt = npm_bin.join("wasm-opt");
+        let has = self
+            .version_of(&wasm_opt.to_string_lossy())
+            .is_some_and(|v| v.contains(&format!("version {BINARYEN_VERSION}")));
+        if has {
+            return Ok(());
+        }
+        println!("xtask: installing wasm-opt from npm's binaryen@{BINARYEN_VERSION}");
+        let prefix = project_root().join(".tools");
+        fs::create_dir_all(&prefix).map_err(|e| format!("cannot create {prefix:?}: {e}"))?;
+        run(self
+            .command("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("binaryen@{BINARYEN_VERSION}")))
+    }
+}
+
+fn cargo_home() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"))
+}
+
+/// The version of `package` recorded in Cargo.lock.
+fn locked_version(package: &str) -> Result<String> {
+    let lock_path = project_root().join("Cargo.lock");
+    let lock = fs::read_to_string(&lock_path)
+        .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+    let name_line = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == name_line {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                return Ok(version.to_string());
+            }
+        }
+    }
+    Err(format!("{package} is not in Cargo.lock"))
+}
+
+/// Debian's Chromium and its driver, installed with apt when missing and running as root.
+fn ensure_chromium() -> Result<PathBuf> {
+    let chromedriver = env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(CHROMEDRIVER));
+    if chromedriver.exists() && Path::new("/usr/bin/chromium").exists() {
+        return Ok(chromedriver);
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !is_root {
+        return Err(
+            "the browser tests need Chromium and chromedriver: install them with\n\
+             \n    sudo apt-get install chromium chromium-driver\n\
+             \nor set CHROMEDRIVER to a chromedriver matching your Chromium, then run again"
+                .into(),
+        );
+    }
+    println!("xtask: installing chromium and chromium-driver with apt-get");
+    let install = || {
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    if install().is_err() {
+        run(Command::new("apt-get").arg("update"))?;
+        install()?;
+    }
+    Ok(chromedriver)
+}
