@@ -1,0 +1,431 @@
+//! `GET /authorize`, the login form (`/u/login`) and the consent page (`/u/consent`).
+//!
+//! Requests that cannot be trusted to redirect (unknown client, missing or unregistered
+//! `redirect_uri`) get an HTML error page; every other error goes back to the
+//! `redirect_uri` in the fragment, as Auth0 does.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::pages::{consent_page, error_page, login_page};
+use crate::tokens::{granted_scopes, Grant};
+use crate::{lock, parse_form, session, Shared};
+
+/// How long a pending authorization request lives.
+pub const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
+const MAX_TRANSACTIONS: usize = 10_000;
+
+/// A validated authorization request waiting for login and consent.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthRequest {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub grant: Grant,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Transaction {
+    pub request: AuthRequest,
+    created: Instant,
+    /// Set once the user has signed in for this transaction.
+    pub user_sub: Option<String>,
+}
+
+/// Pending transactions by id; single-use, expiring after [`TRANSACTION_LIFETIME`].
+#[derive(Default)]
+pub struct Transactions(Mutex<HashMap<String, Transaction>>);
+
+impl Transactions {
+    fn insert(&self, request: AuthRequest, user_sub: Option<String>) -> Option<String> {
+        let id = crate::random_id()?;
+        let mut map = lock(&self.0);
+        map.retain(|_, t| t.created.elapsed() < TRANSACTION_LIFETIME);
+        if map.len() >= MAX_TRANSACTIONS {
+            return None;
+        }
+        map.insert(
+            id.clone(),
+            Transaction {
+                request,
+                created: Instant::now(),
+                user_sub,
+            },
+        );
+        Some(id)
+    }
+
+    fn get(&self, id: &str) -> Option<Transaction> {
+        lock(&self.0)
+            .get(id)
+            .filter(|t| t.created.elapsed() < TRANSACTION_LIFETIME)
+            .cloned()
+    }
+
+    fn authenticate(&self, id: &str, sub: &str) -> bool {
+        match lock(&self.0).get_mut(id) {
+            Some(t) if t.created.elapsed() < TRANSACTION_LIFETIME => {
+                t.user_sub = Some(sub.to_string());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn take(&self, id: &str) -> Option<Transaction> {
+        lock(&self.0)
+            .remove(id)
+            .filter(|t| t.created.elapsed() < TRANSACTION_LIFETIME)
+    }
+}
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/authorize", get(authorize))
+        .route("/u/login", get(login_form).post(login))
+        .route("/u/consent", get(consent_form).post(consent))
+}
+
+/// A 302 to `location`, not cached.
+pub(crate) fn redirect(status: StatusCode, location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(loc) => (
+            status,
+            [
+                (header::LOCATION, loc),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad redirect",
+            "The redirect URL is not valid.",
+        ),
+    }
+}
+
+/// `redirect_uri#k=v&...` with form-urlencoded values.
+fn fragment_redirect(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    redirect(
+        StatusCode::FOUND,
+        &format!("{redirect_uri}#{}", ser.finish()),
+    )
+}
+
+fn fragment_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(s) = state {
+        pairs.push(("state", s));
+    }
+    fragment_redirect(redirect_uri, &pairs)
+}
+
+fn unavailable() -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again later",
+        "The tenant cannot start a new sign-in right now.",
+    )
+}
+
+fn unknown_tx() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Sign-in expired",
+        "This sign-in request is unknown, expired or already used. Go back to the application and sign in again.",
+    )
+}
+
+async fn authorize(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = parse_form(q.unwrap_or_default().as_bytes());
+    let param = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+
+    let Some(client_id) = param("client_id") else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "Missing required parameter: client_id",
+        );
+    };
+    let Some(client) = st.tenant.client(client_id) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown client",
+            &format!(
+                "Unknown client: {client_id}. No application with this client_id is registered."
+            ),
+        );
+    };
+    let Some(redirect_uri) = param("redirect_uri") else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "Missing required parameter: redirect_uri",
+        );
+    };
+    if !client.callbacks.iter().any(|c| c == redirect_uri) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Callback URL mismatch",
+            &format!(
+                "Callback URL mismatch. The redirect_uri {redirect_uri} is not in the list of Allowed Callback URLs of the application {}.",
+                client.name
+            ),
+        );
+    }
+    let state = param("state");
+
+    if let Some(mode) = param("response_mode") {
+        if mode != "fragment" {
+            return fragment_error(
+                redirect_uri,
+                state,
+                "invalid_request",
+                &format!(
+                    "Unsupported response_mode: {mode} (this tenant answers in the fragment only)"
+                ),
+            );
+        }
+    }
+    let Some(response_type) = param("response_type") else {
+        return fragment_error(
+            redirect_uri,
+            state,
+            "invalid_request",
+            "Missing required parameter: response_type",
+        );
+    };
+    let words: Vec<&str> = response_type.split_whitespace().collect();
+    let want_token = words.contains(&"token");
+    let want_id_token = words.contains(&"id_token");
+    let valid = !words.is_empty()
+        && words.len() <= 2
+        && words.iter().all(|w| *w == "token" || *w == "id_token")
+        && words.len() == usize::from(want_token) + usize::from(want_id_token);
+    if !valid {
+        return fragment_error(
+            redirect_uri,
+            state,
+            "unsupported_response_type",
+            &format!("Unsupported response type: {response_type}"),
+        );
+    }
+    let nonce = param("nonce");
+    if want_id_token && nonce.is_none() {
+        return fragment_error(
+            redirect_uri,
+            state,
+            "invalid_request",
+            "nonce is required when response_type includes id_token",
+        );
+    }
+    let audience = param("audience");
+    if let Some(a) = audience {
+        if st.tenant.api(a).is_none() {
+            return fragment_error(
+                redirect_uri,
+                state,
+                "access_denied",
+                &format!("Service not found: {a}"),
+            );
+        }
+    }
+    let prompt = param("prompt").unwrap_or("");
+    let prompts: Vec<&str> = prompt.split_whitespace().collect();
+    if prompts.contains(&"none") {
+        // Silent authentication is not implemented yet; answer as a tenant without a
+        // session does, which makes clients fall back to an interactive sign-in.
+        return fragment_error(
+            redirect_uri,
+            state,
+            "login_required",
+            "Silent authentication (prompt=none) is not supported by the dev tenant yet",
+        );
+    }
+
+    let request = AuthRequest {
+        redirect_uri: redirect_uri.to_string(),
+        state: state.map(str::to_string),
+        grant: Grant {
+            client_id: client.client_id.clone(),
+            want_token,
+            want_id_token,
+            scopes: param("scope")
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            audience: audience.map(str::to_string),
+            nonce: nonce.map(str::to_string),
+        },
+    };
+
+    let session_user = if prompts.contains(&"login") {
+        None
+    } else {
+        session::session_id(&headers)
+            .and_then(|id| st.sessions.user(&id))
+            .filter(|sub| st.tenant.user_by_sub(sub).is_some())
+    };
+    let has_session = session_user.is_some();
+    let Some(tx) = st.transactions.insert(request, session_user) else {
+        return unavailable();
+    };
+    if has_session {
+        return redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"));
+    }
+    login_page(StatusCode::OK, &tx, &client.name, "", None)
+}
+
+fn client_name(st: &Shared, t: &Transaction) -> String {
+    st.tenant
+        .client(&t.request.grant.client_id)
+        .map(|c| c.name.clone())
+        .unwrap_or_default()
+}
+
+async fn login_form(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let p = parse_form(q.unwrap_or_default().as_bytes());
+    let tx = p.get("tx").cloned().unwrap_or_default();
+    match st.transactions.get(&tx) {
+        Some(t) => login_page(StatusCode::OK, &tx, &client_name(&st, &t), "", None),
+        None => unknown_tx(),
+    }
+}
+
+async fn login(State(st): State<Shared>, body: Bytes) -> Response {
+    let f = parse_form(&body);
+    let tx = f.get("tx").cloned().unwrap_or_default();
+    let username = f.get("username").map(String::as_str).unwrap_or("");
+    let password = f.get("password").map(String::as_str).unwrap_or("");
+    let Some(t) = st.transactions.get(&tx) else {
+        return unknown_tx();
+    };
+    let user = st.tenant.user_by_email(username).filter(|u| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            u.password.as_bytes(),
+            password.as_bytes(),
+        )
+        .is_ok()
+    });
+    let Some(user) = user else {
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            &tx,
+            &client_name(&st, &t),
+            username,
+            Some("Wrong email or password."),
+        );
+    };
+    let Some(sid) = st.sessions.create(&user.sub) else {
+        return unavailable();
+    };
+    if !st.transactions.authenticate(&tx, &user.sub) {
+        return unknown_tx();
+    }
+    let mut resp = redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"));
+    if let Some(cookie) = session::set_cookie(&sid, st.secure()) {
+        resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    resp
+}
+
+async fn consent_form(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let p = parse_form(q.unwrap_or_default().as_bytes());
+    let tx = p.get("tx").cloned().unwrap_or_default();
+    let Some(t) = st.transactions.get(&tx) else {
+        return unknown_tx();
+    };
+    let Some(user) = t.user_sub.as_deref().and_then(|s| st.tenant.user_by_sub(s)) else {
+        return login_page(StatusCode::OK, &tx, &client_name(&st, &t), "", None);
+    };
+    let grant = &t.request.grant;
+    let scopes = granted_scopes(&st.tenant, &grant.scopes, grant.audience.as_deref(), user);
+    consent_page(
+        &tx,
+        &client_name(&st, &t),
+        &user.email,
+        grant.audience.as_deref(),
+        &scopes,
+    )
+}
+
+async fn consent(State(st): State<Shared>, body: Bytes) -> Response {
+    let f = parse_form(&body);
+    let tx = f.get("tx").cloned().unwrap_or_default();
+    let accept = match f.get("decision").map(String::as_str) {
+        Some("accept") => true,
+        Some("deny") => false,
+        _ => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The decision must be accept or deny.",
+            )
+        }
+    };
+    let Some(t) = st.transactions.take(&tx) else {
+        return unknown_tx();
+    };
+    let Some(user) = t.user_sub.as_deref().and_then(|s| st.tenant.user_by_sub(s)) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Not signed in",
+            "Sign in before giving consent.",
+        );
+    };
+    let req = &t.request;
+    let state = req.state.as_deref();
+    if !accept {
+        return fragment_error(
+            &req.redirect_uri,
+            state,
+            "access_denied",
+            "User did not authorize the request",
+        );
+    }
+    let issued = match crate::tokens::issue(&st, &req.grant, user) {
+        Ok(i) => i,
+        Err(e) => return fragment_error(&req.redirect_uri, state, "server_error", &e.to_string()),
+    };
+    let expires_in = issued.expires_in.to_string();
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(at) = &issued.access_token {
+        pairs.push(("access_token", at));
+    }
+    if let Some(id) = &issued.id_token {
+        pairs.push(("id_token", id));
+    }
+    if issued.access_token.is_some() {
+        pairs.push(("token_type", "Bearer"));
+    }
+    pairs.push(("expires_in", &expires_in));
+    if issued.access_token.is_some() && !issued.scope.is_empty() {
+        pairs.push(("scope", &issued.scope));
+    }
+    if let Some(s) = state {
+        pairs.push(("state", s));
+    }
+    fragment_redirect(&req.redirect_uri, &pairs)
+}

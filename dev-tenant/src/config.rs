@@ -1,0 +1,551 @@
+//! Command-line flags and the JSON tenant configuration (clients, APIs, users).
+//!
+//! # Defaults
+//!
+//! Without `--config`, the tenant registers:
+//!
+//! - one single-page application, `client_id` **`appointments-spa`**, named
+//!   "Appointments (local demo)", with allowed callback URLs
+//!   `http://localhost:8080/callback` and `http://127.0.0.1:8080/callback`, allowed
+//!   logout URLs `http://localhost:8080/` and `http://127.0.0.1:8080/`, and allowed web
+//!   origins `http://localhost:8080` and `http://127.0.0.1:8080`;
+//! - one API, identifier **`appointments:api`**, with scopes `read:appointments`
+//!   ("Read your appointments") and `create:appointments` ("Create appointments");
+//! - two users (RBAC permissions in brackets):
+//!   - `alice@example.com` / `alice-password-1`, "Alice Example", `sub` `auth0|alice`
+//!     [`read:appointments`, `create:appointments`];
+//!   - `bob@example.com` / `bob-password-1`, "Bob Example", `sub` `auth0|bob`
+//!     [`read:appointments`].
+//!
+//! Each user's `picture` is an SVG avatar served by the tenant itself at
+//! `<issuer>avatars/<name>.svg`, where `<name>` is the part of `sub` after `|`.
+//!
+//! # Config file
+//!
+//! `--config FILE` replaces clients, APIs and users with the file's:
+//!
+//! ```json
+//! {"clients":[{"client_id":"my-spa","name":"My SPA",
+//!              "callbacks":["http://localhost:3000/callback"],
+//!              "logout_urls":["http://localhost:3000/"],
+//!              "web_origins":["http://localhost:3000"]}],
+//!  "apis":[{"identifier":"my:api","scopes":[{"value":"read:things","description":"Read things"}]}],
+//!  "users":[{"sub":"auth0|carol","email":"carol@example.com","password":"pw",
+//!            "name":"Carol","permissions":["read:things"]}]}
+//! ```
+//!
+//! # Flags
+//!
+//! `--bind ADDR` (default `127.0.0.1:7002`), `--issuer URL` (default
+//! `http://localhost:<bind port>/`), `--config FILE`, `--key FILE` (RS256 private key
+//! PEM, PKCS#8 or PKCS#1; otherwise a 2048-bit key is generated at start),
+//! `--token-lifetime SECS` (default 7200), `--help`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default bind address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:7002";
+/// Default access/id token lifetime in seconds.
+pub const DEFAULT_TOKEN_LIFETIME: u64 = 7200;
+/// The OIDC scopes the tenant understands, with the text shown on the consent page.
+pub const OIDC_SCOPES: [(&str, &str); 3] = [
+    ("openid", "Sign you in with your account"),
+    ("profile", "Your name, nickname and picture"),
+    ("email", "Your email address"),
+];
+
+/// A registered application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// Allowed callback URLs; `redirect_uri` must equal one of them exactly.
+    pub callbacks: Vec<String>,
+    /// Allowed logout URLs; `returnTo` / `post_logout_redirect_uri` must equal one exactly.
+    #[serde(default)]
+    pub logout_urls: Vec<String>,
+    /// Allowed web origins (kept for parity with Auth0; not enforced by the implicit grant).
+    #[serde(default)]
+    pub web_origins: Vec<String>,
+}
+
+/// One permission (scope) of an API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub value: String,
+    pub description: String,
+}
+
+/// A registered API (resource server); `audience` must equal an `identifier`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    pub identifier: String,
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
+}
+
+/// A user who can sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Stable subject, e.g. `auth0|alice`.
+    pub sub: String,
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    /// RBAC permissions: API scopes this user may be granted.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default = "yes")]
+    pub email_verified: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl User {
+    /// The `nickname` claim: the part of the email before `@`.
+    pub fn nickname(&self) -> &str {
+        self.email.split('@').next().unwrap_or(&self.email)
+    }
+
+    /// The avatar's file stem: the part of `sub` after the last `|`, with characters
+    /// other than ASCII letters, digits, `-` and `_` replaced by `-`.
+    pub fn avatar_name(&self) -> String {
+        let tail = self.sub.rsplit('|').next().unwrap_or(&self.sub);
+        tail.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    }
+
+    /// The `picture` claim: an avatar served by this tenant.
+    pub fn picture(&self, issuer: &str) -> String {
+        format!("{issuer}avatars/{}.svg", self.avatar_name())
+    }
+}
+
+/// Clients, APIs and users of the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub clients: Vec<Client>,
+    #[serde(default)]
+    pub apis: Vec<Api>,
+    pub users: Vec<User>,
+}
+
+impl Default for TenantConfig {
+    /// The demo tenant described in the module documentation.
+    fn default() -> Self {
+        let origins = ["http://localhost:8080", "http://127.0.0.1:8080"];
+        TenantConfig {
+            clients: vec![Client {
+                client_id: "appointments-spa".into(),
+                name: "Appointments (local demo)".into(),
+                callbacks: origins.iter().map(|o| format!("{o}/callback")).collect(),
+                logout_urls: origins.iter().map(|o| format!("{o}/")).collect(),
+                web_origins: origins.iter().map(|o| o.to_string()).collect(),
+            }],
+            apis: vec![Api {
+                identifier: "appointments:api".into(),
+                scopes: vec![
+                    Scope {
+                        value: "read:appointments".into(),
+                        description: "Read your appointments".into(),
+                    },
+                    Scope {
+                        value: "create:appointments".into(),
+                        description: "Create appointments".into(),
+                    },
+                ],
+            }],
+            users: vec![
+                User {
+                    sub: "auth0|alice".into(),
+                    email: "alice@example.com".into(),
+                    password: "alice-password-1".into(),
+                    name: "Alice Example".into(),
+                    permissions: vec!["read:appointments".into(), "create:appointments".into()],
+                    email_verified: true,
+                },
+                User {
+                    sub: "auth0|bob".into(),
+                    email: "bob@example.com".into(),
+                    password: "bob-password-1".into(),
+                    name: "Bob Example".into(),
+                    permissions: vec!["read:appointments".into()],
+                    email_verified: true,
+                },
+            ],
+        }
+    }
+}
+
+/// A problem with the tenant configuration; `entry` names the bad entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// E.g. `clients[0] ("my-spa")` or `the file`.
+    pub entry: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.entry, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(entry: String, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        entry,
+        problem: problem.into(),
+    }
+}
+
+fn check_url(entry: &str, what: &str, value: &str, path_required: bool) -> Result<(), ConfigError> {
+    let url = url::Url::parse(value).map_err(|e| {
+        bad(
+            entry.to_string(),
+            format!("{what} {value:?} is not a URL ({e})"),
+        )
+    })?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(bad(
+            entry.to_string(),
+            format!("{what} {value:?} must be http or https"),
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(bad(
+            entry.to_string(),
+            format!("{what} {value:?} must not have a fragment"),
+        ));
+    }
+    if !path_required && url.path() != "/" {
+        return Err(bad(
+            entry.to_string(),
+            format!("{what} {value:?} must be an origin"),
+        ));
+    }
+    Ok(())
+}
+
+impl TenantConfig {
+    /// Parses and validates a JSON configuration.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let config: TenantConfig = serde_json::from_str(text).map_err(|e| {
+            bad(
+                "the file".into(),
+                format!("is not a valid tenant config: {e}"),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a JSON configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(path.display().to_string(), format!("cannot be read: {e}")))?;
+        Self::from_json(&text)
+    }
+
+    /// Checks every entry; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.clients.is_empty() {
+            return Err(bad("clients".into(), "at least one client is required"));
+        }
+        if self.users.is_empty() {
+            return Err(bad("users".into(), "at least one user is required"));
+        }
+        let mut ids = HashSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let entry = format!("clients[{i}] ({:?})", c.client_id);
+            if c.client_id.trim().is_empty() {
+                return Err(bad(entry, "client_id is empty"));
+            }
+            if !ids.insert(c.client_id.as_str()) {
+                return Err(bad(entry, "client_id is registered twice"));
+            }
+            if c.name.trim().is_empty() {
+                return Err(bad(entry, "name is empty"));
+            }
+            if c.callbacks.is_empty() {
+                return Err(bad(entry, "callbacks is empty"));
+            }
+            for cb in &c.callbacks {
+                check_url(&entry, "callback", cb, true)?;
+            }
+            for u in &c.logout_urls {
+                check_url(&entry, "logout URL", u, true)?;
+            }
+            for o in &c.web_origins {
+                let o = format!("{}/", o.trim_end_matches('/'));
+                check_url(&entry, "web origin", &o, false)?;
+            }
+        }
+        let mut apis = HashSet::new();
+        let mut all_scopes = HashSet::new();
+        for (i, a) in self.apis.iter().enumerate() {
+            let entry = format!("apis[{i}] ({:?})", a.identifier);
+            if a.identifier.trim().is_empty() {
+                return Err(bad(entry, "identifier is empty"));
+            }
+            if !apis.insert(a.identifier.as_str()) {
+                return Err(bad(entry, "identifier is registered twice"));
+            }
+            let mut seen = HashSet::new();
+            for s in &a.scopes {
+                if s.value.is_empty() || s.value.chars().any(|c| c.is_whitespace()) {
+                    return Err(bad(
+                        entry,
+                        format!("scope {:?} is empty or has spaces", s.value),
+                    ));
+                }
+                if OIDC_SCOPES.iter().any(|(o, _)| *o == s.value) {
+                    return Err(bad(
+                        entry,
+                        format!("scope {:?} is reserved by OIDC", s.value),
+                    ));
+                }
+                if !seen.insert(s.value.as_str()) {
+                    return Err(bad(entry, format!("scope {:?} is defined twice", s.value)));
+                }
+                all_scopes.insert(s.value.as_str());
+            }
+        }
+        let mut subs = HashSet::new();
+        let mut emails = HashSet::new();
+        let mut avatars = HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            let entry = format!("users[{i}] ({:?})", u.email);
+            if u.sub.trim().is_empty() {
+                return Err(bad(entry, "sub is empty"));
+            }
+            if !subs.insert(u.sub.as_str()) {
+                return Err(bad(entry, format!("sub {:?} is used twice", u.sub)));
+            }
+            let at = u.email.find('@');
+            if !matches!(at, Some(p) if p > 0 && p + 1 < u.email.len()) {
+                return Err(bad(entry, "email is not an email address"));
+            }
+            if !emails.insert(u.email.to_ascii_lowercase()) {
+                return Err(bad(entry, "email is used twice"));
+            }
+            if !avatars.insert(u.avatar_name()) {
+                return Err(bad(
+                    entry,
+                    "sub gives the same avatar name as another user's",
+                ));
+            }
+            if u.password.is_empty() {
+                return Err(bad(entry, "password is empty"));
+            }
+            if u.name.trim().is_empty() {
+                return Err(bad(entry, "name is empty"));
+            }
+            for p in &u.permissions {
+                if !all_scopes.contains(p.as_str()) {
+                    return Err(bad(
+                        entry,
+                        format!("permission {p:?} is not a scope of any API"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub fn api(&self, identifier: &str) -> Option<&Api> {
+        self.apis.iter().find(|a| a.identifier == identifier)
+    }
+
+    pub fn user_by_sub(&self, sub: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.sub == sub)
+    }
+
+    /// Case-insensitive email match.
+    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email.trim()))
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Run(Flags),
+}
+
+/// Parsed flags of the binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flags {
+    pub bind: SocketAddr,
+    /// `None`: `http://localhost:<bound port>/`.
+    pub issuer: Option<String>,
+    pub config: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub token_lifetime: u64,
+}
+
+/// A bad flag: names the flag and says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagError(pub String);
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FlagError {}
+
+/// Usage text for `--help`.
+pub const USAGE: &str = "\
+dev-tenant: a local authorization server answering the OAuth 2.0 / OIDC implicit grant as an Auth0 tenant does
+
+USAGE: dev-tenant [FLAGS]
+
+  --bind ADDR             address to listen on (default 127.0.0.1:7002)
+  --issuer URL            issuer URL, ending in / (default http://localhost:<bind port>/)
+  --config FILE           JSON file with clients, apis and users (replaces the demo ones)
+  --key FILE              RS256 private key, PEM (PKCS#8 or PKCS#1); default: generated at start
+  --token-lifetime SECS   lifetime of issued tokens in seconds (default 7200)
+  --help                  print this help
+";
+
+/// Normalises an issuer URL: must be absolute http(s) without query or fragment;
+/// a trailing `/` is added if missing.
+pub fn normalize_issuer(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("{value:?} is not a URL ({e})"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("{value:?} must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{value:?} must not have a query or fragment"));
+    }
+    let mut s = url.to_string();
+    if !s.ends_with('/') {
+        s.push('/');
+    }
+    Ok(s)
+}
+
+/// Parses the flags (without the program name). Accepts `--flag VALUE` and `--flag=VALUE`.
+pub fn parse_args<I, S>(args: I) -> Result<Command, FlagError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut flags = Flags {
+        bind: DEFAULT_BIND
+            .parse()
+            .map_err(|_| FlagError("--bind: bad default".into()))?,
+        issuer: None,
+        config: None,
+        key: None,
+        token_lifetime: DEFAULT_TOKEN_LIFETIME,
+    };
+    let mut args = args.into_iter().map(Into::into);
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if name == "--help" || name == "-h" {
+            return Ok(Command::Help);
+        }
+        let known = [
+            "--bind",
+            "--issuer",
+            "--config",
+            "--key",
+            "--token-lifetime",
+        ];
+        if !known.contains(&name.as_str()) {
+            return Err(FlagError(format!("{name}: unknown flag (try --help)")));
+        }
+        let value = match inline.or_else(|| args.next()) {
+            Some(v) if !v.is_empty() => v,
+            _ => return Err(FlagError(format!("{name}: a value is required"))),
+        };
+        match name.as_str() {
+            "--bind" => {
+                flags.bind = value.parse().map_err(|_| {
+                    FlagError(format!(
+                        "--bind: {value:?} is not an address like 127.0.0.1:7002"
+                    ))
+                })?
+            }
+            "--issuer" => {
+                flags.issuer = Some(
+                    normalize_issuer(&value).map_err(|e| FlagError(format!("--issuer: {e}")))?,
+                )
+            }
+            "--config" => flags.config = Some(PathBuf::from(value)),
+            "--key" => flags.key = Some(PathBuf::from(value)),
+            _ => flags.token_lifetime = match value.parse::<u64>() {
+                Ok(n) if n > 0 && n <= 30 * 24 * 3600 => n,
+                _ => return Err(FlagError(format!(
+                    "--token-lifetime: {value:?} is not a number of seconds between 1 and 2592000"
+                ))),
+            },
+        }
+    }
+    Ok(Command::Run(flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        TenantConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(parse_args(["--help"]).unwrap(), Command::Help);
+        let Command::Run(f) =
+            parse_args(["--bind=127.0.0.1:9000", "--token-lifetime", "60"]).unwrap()
+        else {
+            panic!("expected run")
+        };
+        assert_eq!(f.bind.port(), 9000);
+        assert_eq!(f.token_lifetime, 60);
+        assert!(parse_args(["--bind", "nope"])
+            .unwrap_err()
+            .0
+            .starts_with("--bind:"));
+        assert!(parse_args(["--frob"]).unwrap_err().0.starts_with("--frob:"));
+        assert!(parse_args(["--key"]).unwrap_err().0.starts_with("--key:"));
+        let Command::Run(f) = parse_args(["--issuer", "http://localhost:1234"]).unwrap() else {
+            panic!("expected run")
+        };
+        assert_eq!(f.issuer.as_deref(), Some("http://localhost:1234/"));
+    }
+}

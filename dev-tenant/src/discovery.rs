@@ -1,0 +1,55 @@
+//! `/.well-known/openid-configuration` and `/.well-known/jwks.json` (CORS `*`).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::config::OIDC_SCOPES;
+use crate::Shared;
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
+        .route("/.well-known/jwks.json", get(jwks))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any),
+        )
+}
+
+async fn openid_configuration(State(st): State<Shared>) -> Response {
+    let mut scopes: Vec<String> = OIDC_SCOPES.iter().map(|(s, _)| s.to_string()).collect();
+    for api in &st.tenant.apis {
+        scopes.extend(api.scopes.iter().map(|s| s.value.clone()));
+    }
+    Json(serde_json::json!({
+        "issuer": st.issuer,
+        "authorization_endpoint": st.url("authorize"),
+        "jwks_uri": st.url(".well-known/jwks.json"),
+        "userinfo_endpoint": st.url("userinfo"),
+        "end_session_endpoint": st.url("oidc/logout"),
+        "response_types_supported": ["token", "id_token", "id_token token"],
+        "response_modes_supported": ["fragment"],
+        "grant_types_supported": ["implicit"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": scopes,
+        "claims_supported": [
+            "aud", "email", "email_verified", "exp", "iat", "iss", "name", "nickname",
+            "picture", "sub", "nonce", "at_hash"
+        ],
+        "request_parameter_supported": false,
+    }))
+    .into_response()
+}
+
+async fn jwks(State(st): State<Shared>) -> Response {
+    Json(st.key.jwks()).into_response()
+}

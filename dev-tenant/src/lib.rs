@@ -1,0 +1,200 @@
+//! A local authorization server that answers the OAuth 2.0 / OpenID Connect implicit
+//! grant as an Auth0 tenant does, so a single-page app can run its whole sign-in flow
+//! locally, offline.
+//!
+//! See [`config`] for the demo clients, API and users, and for the binary's flags.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let port = listener.local_addr()?.port();
+//! let mut tenant = dev_tenant::config::TenantConfig::default();
+//! tenant.clients[0].callbacks.push("http://127.0.0.1:4444/callback".into());
+//! let settings = dev_tenant::Settings::new(
+//!     &format!("http://127.0.0.1:{port}/"),
+//!     tenant,
+//!     dev_tenant::keys::SigningKey::generate()?,
+//! )?;
+//! tokio::spawn(dev_tenant::serve(listener, settings));
+//! # Ok(()) }
+//! ```
+//!
+//! Flow: `GET /authorize` shows the login form (`POST /u/login`, fields `tx`, `username`,
+//! `password`), which redirects (303) to `GET /u/consent?tx=..`; its form
+//! (`POST /u/consent`, fields `tx`, `decision` = `accept` | `deny`) redirects (302) to
+//! the callback with the result in the fragment.
+
+pub mod authorize;
+pub mod avatars;
+pub mod config;
+pub mod discovery;
+pub mod keys;
+pub mod logout;
+pub mod pages;
+pub mod session;
+pub mod tokens;
+pub mod userinfo;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{header, HeaderValue};
+use axum::routing::get;
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::{TenantConfig, DEFAULT_TOKEN_LIFETIME};
+use crate::keys::{KeyError, SigningKey};
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Issuer URL, ending in `/` (e.g. `http://localhost:7002/`); every endpoint lives under it.
+    pub issuer: String,
+    /// Clients, APIs and users.
+    pub tenant: TenantConfig,
+    /// The RS256 key that signs tokens.
+    pub key: SigningKey,
+    /// Lifetime of issued tokens in seconds (`expires_in`), default 7200.
+    pub token_lifetime: u64,
+}
+
+/// Why [`Settings`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsError {
+    Issuer(String),
+    Config(config::ConfigError),
+    Key(KeyError),
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingsError::Issuer(e) => write!(f, "issuer: {e}"),
+            SettingsError::Config(e) => write!(f, "config: {e}"),
+            SettingsError::Key(e) => write!(f, "key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl From<KeyError> for SettingsError {
+    fn from(e: KeyError) -> Self {
+        SettingsError::Key(e)
+    }
+}
+
+impl Settings {
+    /// Validates the issuer (a trailing `/` is added if missing) and the tenant config;
+    /// token lifetime is [`DEFAULT_TOKEN_LIFETIME`].
+    pub fn new(issuer: &str, tenant: TenantConfig, key: SigningKey) -> Result<Self, SettingsError> {
+        let issuer = config::normalize_issuer(issuer).map_err(SettingsError::Issuer)?;
+        tenant.validate().map_err(SettingsError::Config)?;
+        Ok(Settings {
+            issuer,
+            tenant,
+            key,
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+        })
+    }
+
+    /// The demo tenant ([`TenantConfig::default`]) with a freshly generated key.
+    pub fn demo(issuer: &str) -> Result<Self, SettingsError> {
+        Self::new(issuer, TenantConfig::default(), SigningKey::generate()?)
+    }
+}
+
+/// Shared server state.
+pub(crate) struct AppState {
+    pub issuer: String,
+    pub tenant: TenantConfig,
+    pub key: SigningKey,
+    pub token_lifetime: u64,
+    pub transactions: authorize::Transactions,
+    pub sessions: session::Sessions,
+    pub opaque_tokens: tokens::OpaqueTokens,
+}
+
+pub(crate) type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// Whether cookies should carry `Secure`.
+    pub fn secure(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+/// Locks a mutex, recovering from poisoning (the maps stay usable).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A random 256-bit identifier, base64url.
+pub(crate) fn random_id() -> Option<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Parses `application/x-www-form-urlencoded` text; the first value of a name wins.
+pub(crate) fn parse_form(input: &[u8]) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(input) {
+        map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    map
+}
+
+/// Builds the tenant's router.
+pub fn router(settings: Settings) -> Router {
+    let mut issuer = settings.issuer;
+    if !issuer.ends_with('/') {
+        issuer.push('/');
+    }
+    let state: Shared = Arc::new(AppState {
+        issuer,
+        tenant: settings.tenant,
+        key: settings.key,
+        token_lifetime: settings.token_lifetime,
+        transactions: authorize::Transactions::default(),
+        sessions: session::Sessions::default(),
+        opaque_tokens: tokens::OpaqueTokens::default(),
+    });
+    Router::new()
+        .merge(discovery::routes())
+        .merge(userinfo::routes())
+        .merge(authorize::routes())
+        .merge(logout::routes())
+        .route("/avatars/{file}", get(avatars::avatar))
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+}
+
+/// Serves the tenant on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std::io::Result<()> {
+    axum::serve(listener, router(settings)).await
+}

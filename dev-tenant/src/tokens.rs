@@ -1,0 +1,272 @@
+//! Token claims, scope granting and signing.
+//!
+//! [`issue`] is the single place tokens are made (a later fault-injection switch for
+//! "the next issued token" belongs there).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, Header};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{TenantConfig, User, OIDC_SCOPES};
+use crate::{lock, AppState};
+
+/// Why a token could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError(pub String);
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// Claims of a JWT access token (issued when an `audience` was given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    /// `[audience, "<issuer>userinfo"]`.
+    pub aud: Vec<String>,
+    pub azp: String,
+    pub iat: u64,
+    pub exp: u64,
+    /// Space-separated granted scopes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    /// Granted API scopes (Auth0 RBAC "Add Permissions in the Access Token").
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// Claims of an ID token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    /// The client id.
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    pub name: String,
+    pub nickname: String,
+    pub picture: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+/// The user's profile claims (also the `/userinfo` answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub sub: String,
+    pub name: String,
+    pub nickname: String,
+    pub picture: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+impl Profile {
+    pub fn of(user: &User, issuer: &str) -> Self {
+        Profile {
+            sub: user.sub.clone(),
+            name: user.name.clone(),
+            nickname: user.nickname().to_string(),
+            picture: user.picture(issuer),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+        }
+    }
+}
+
+/// `at_hash`: base64url of the left 128 bits of SHA-256 of the ASCII access token.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
+}
+
+/// The scopes that would be granted, with their descriptions, in request order:
+/// requested OIDC scopes, plus (with an audience) requested scopes the API defines and
+/// the user holds as permissions. Unknown and duplicate scopes are dropped.
+pub fn granted_scopes(
+    tenant: &TenantConfig,
+    requested: &[String],
+    audience: Option<&str>,
+    user: &User,
+) -> Vec<(String, String)> {
+    let api = audience.and_then(|a| tenant.api(a));
+    let mut out: Vec<(String, String)> = Vec::new();
+    for s in requested {
+        if out.iter().any(|(v, _)| v == s) {
+            continue;
+        }
+        if let Some((v, d)) = OIDC_SCOPES.iter().find(|(v, _)| v == s) {
+            out.push((v.to_string(), d.to_string()));
+        } else if let Some(def) = api.and_then(|a| a.scopes.iter().find(|d| &d.value == s)) {
+            if user.permissions.iter().any(|p| p == s) {
+                out.push((def.value.clone(), def.description.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// What an accepted authorization request asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub client_id: String,
+    pub want_token: bool,
+    pub want_id_token: bool,
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
+    pub nonce: Option<String>,
+}
+
+/// The tokens of one response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub access_token: Option<String>,
+    pub id_token: Option<String>,
+    /// Space-separated granted scopes.
+    pub scope: String,
+    pub expires_in: u64,
+}
+
+/// Opaque access tokens (issued without an audience), usable only at `/userinfo`.
+#[derive(Default)]
+pub struct OpaqueTokens(Mutex<HashMap<String, (String, u64)>>);
+
+impl OpaqueTokens {
+    fn insert(&self, token: String, sub: String, exp: u64) {
+        let now = crate::now();
+        let mut map = lock(&self.0);
+        map.retain(|_, (_, e)| *e > now);
+        map.insert(token, (sub, exp));
+    }
+
+    /// The subject of a live opaque token.
+    pub(crate) fn subject(&self, token: &str) -> Option<String> {
+        let now = crate::now();
+        lock(&self.0)
+            .get(token)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(sub, _)| sub.clone())
+    }
+}
+
+fn sign<T: Serialize>(state: &AppState, typ: &str, claims: &T) -> Result<String, TokenError> {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(state.key.kid().to_string());
+    header.typ = Some(typ.to_string());
+    jsonwebtoken::encode(&header, claims, state.key.encoding_key())
+        .map_err(|e| TokenError(format!("signing failed: {e}")))
+}
+
+/// Issues the tokens for an accepted grant.
+pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issued, TokenError> {
+    let iat = crate::now();
+    let exp = iat + state.token_lifetime;
+    let granted = granted_scopes(
+        &state.tenant,
+        &grant.scopes,
+        grant.audience.as_deref(),
+        user,
+    );
+    let scope = granted
+        .iter()
+        .map(|(v, _)| v.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let access_token = if !grant.want_token {
+        None
+    } else if let Some(audience) = &grant.audience {
+        let permissions = granted
+            .iter()
+            .filter(|(v, _)| !OIDC_SCOPES.iter().any(|(o, _)| o == v))
+            .map(|(v, _)| v.clone())
+            .collect();
+        let claims = AccessClaims {
+            iss: state.issuer.clone(),
+            sub: user.sub.clone(),
+            aud: vec![audience.clone(), state.url("userinfo")],
+            azp: grant.client_id.clone(),
+            iat,
+            exp,
+            scope: scope.clone(),
+            permissions,
+        };
+        Some(sign(state, "JWT", &claims)?)
+    } else {
+        let token = crate::random_id().ok_or_else(|| TokenError("no randomness".into()))?;
+        state
+            .opaque_tokens
+            .insert(token.clone(), user.sub.clone(), exp);
+        Some(token)
+    };
+    let id_token = if grant.want_id_token {
+        let profile = Profile::of(user, &state.issuer);
+        let claims = IdClaims {
+            iss: state.issuer.clone(),
+            sub: user.sub.clone(),
+            aud: grant.client_id.clone(),
+            iat,
+            exp,
+            nonce: grant.nonce.clone(),
+            at_hash: access_token.as_deref().map(at_hash),
+            name: profile.name,
+            nickname: profile.nickname,
+            picture: profile.picture,
+            email: profile.email,
+            email_verified: profile.email_verified,
+        };
+        Some(sign(state, "JWT", &claims)?)
+    } else {
+        None
+    };
+    Ok(Issued {
+        access_token,
+        id_token,
+        scope,
+        expires_in: state.token_lifetime,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_oidc_example() {
+        // OpenID Connect Core 1.0, Appendix A.3 / A.4 example values.
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+
+    #[test]
+    fn grants_only_held_api_scopes() {
+        let t = TenantConfig::default();
+        let bob = t.user_by_email("bob@example.com").unwrap();
+        let req: Vec<String> = "openid profile read:appointments create:appointments bogus openid"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let got: Vec<_> = granted_scopes(&t, &req, Some("appointments:api"), bob)
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect();
+        assert_eq!(got, ["openid", "profile", "read:appointments"]);
+        let got = granted_scopes(&t, &req, None, bob);
+        assert_eq!(got.len(), 2);
+    }
+}
