@@ -507,12 +507,16 @@ where
             }
             "--config" => flags.config = Some(PathBuf::from(value)),
             "--key" => flags.key = Some(PathBuf::from(value)),
-            _ => flags.token_lifetime = match value.parse::<u64>() {
-                Ok(n) if n > 0 && n <= 30 * 24 * 3600 => n,
-                _ => return Err(FlagError(format!(
+            _ => {
+                flags.token_lifetime = match value.parse::<u64>() {
+                    Ok(n) if n > 0 && n <= 30 * 24 * 3600 => n,
+                    _ => {
+                        return Err(FlagError(format!(
                     "--token-lifetime: {value:?} is not a number of seconds between 1 and 2592000"
-                ))),
-            },
+                )))
+                    }
+                }
+            }
         }
     }
     Ok(Command::Run(flags))
