@@ -1,0 +1,453 @@
+//! Settings from command-line flags and environment variables (flags win).
+//!
+//! See the "Appointments API" section of CONTRACTS.md for the table this follows.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+/// Default issuer: the local dev tenant.
+pub const DEFAULT_ISSUER: &str = "http://localhost:7002/";
+/// Default API identifier (the `aud` the tokens must carry).
+pub const DEFAULT_AUDIENCE: &str = "appointments:api";
+/// Default listening address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:7001";
+/// Default CORS origins (the SPA served by `trunk serve`).
+pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:8080,http://127.0.0.1:8080";
+/// Default SQLite file, relative to the working directory.
+pub const DEFAULT_DATABASE: &str = "appointments.sqlite3";
+
+/// Where appointments are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A private in-memory database (`:memory:`), gone when the process ends.
+    Memory,
+    /// A SQLite file (opened in WAL mode, created if missing).
+    Path(PathBuf),
+}
+
+impl Database {
+    /// Parses `:memory:`, `sqlite::memory:`, `sqlite://PATH`, `sqlite:PATH` or a plain path.
+    pub fn parse(value: &str) -> Result<Database, String> {
+        let value = value.trim();
+        let path = value
+            .strip_prefix("sqlite://")
+            .or_else(|| value.strip_prefix("sqlite:"))
+            .unwrap_or(value);
+        if path.is_empty() {
+            return Err("must be a SQLite file path or :memory:".into());
+        }
+        if path == ":memory:" {
+            return Ok(Database::Memory);
+        }
+        Ok(Database::Path(PathBuf::from(path)))
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Memory => f.write_str(":memory:"),
+            Database::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Everything the API needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The token issuer, exactly as it appears in `iss`: an absolute http(s) URL ending in `/`.
+    pub issuer: String,
+    /// The API identifier that `aud` must contain.
+    pub audience: String,
+    /// Where to fetch the signing keys; `None` means discovery, then `<issuer>.well-known/jwks.json`.
+    pub jwks_uri: Option<Url>,
+    /// The listening address (used by the binary and [`crate::spawn`] ignores it).
+    pub bind: SocketAddr,
+    /// Origins allowed by CORS, serialized as browsers send them (`http://localhost:8080`).
+    pub allowed_origins: Vec<String>,
+    /// Where appointments are stored.
+    pub database: Database,
+    /// Give a user seen for the first time three sample appointments.
+    pub sample_data: bool,
+    /// Clock-skew leeway for `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// An unknown `kid` re-fetches the JWKS at most this often.
+    pub jwks_min_refetch_interval: Duration,
+}
+
+impl Settings {
+    /// Settings for embedding the API (tests, other crates): the given issuer and
+    /// audience, an in-memory database, sample data on, the default CORS origins,
+    /// `127.0.0.1:0`, JWKS from discovery.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Settings {
+        Settings {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            jwks_uri: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allowed_origins: parse_origins(DEFAULT_ALLOWED_ORIGINS).expect("valid default origins"),
+            database: Database::Memory,
+            sample_data: true,
+            leeway_secs: 30,
+            jwks_min_refetch_interval: Duration::from_secs(10),
+        }
+    }
+
+    /// Parses the command line (without the program name) and the environment.
+    /// Flags win over environment variables; anything unset gets the documented default.
+    pub fn from_args_and_env<A, S, E, K, V>(args: A, env: E) -> Result<Settings, ConfigError>
+    where
+        A: IntoIterator<Item = S>,
+        S: Into<String>,
+        E: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let env: HashMap<String, String> =
+            env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let mut flags: HashMap<&'static str, String> = HashMap::new();
+        let mut sample_data = true;
+
+        let mut args = args.into_iter().map(Into::into);
+        while let Some(arg) = args.next() {
+            if arg == "--help" || arg == "-h" {
+                return Err(ConfigError::Help);
+            }
+            if arg == "--no-sample-data" {
+                sample_data = false;
+                continue;
+            }
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (arg.clone(), None),
+            };
+            let Some(spec) = OPTIONS.iter().find(|o| o.flag == name) else {
+                return Err(ConfigError::UnknownArgument(arg));
+            };
+            let value = match inline {
+                Some(v) => v,
+                None => match args.next() {
+                    Some(v) => v,
+                    None => {
+                        return Err(ConfigError::Invalid {
+                            source: spec.flag.to_string(),
+                            message: "needs a value".into(),
+                        })
+                    }
+                },
+            };
+            flags.insert(spec.flag, value);
+        }
+
+        // Flag, else non-empty environment variable, else None (default).
+        let lookup = |flag: &'static str| -> Option<(String, String)> {
+            let spec = OPTIONS.iter().find(|o| o.flag == flag).expect("known flag");
+            if let Some(v) = flags.get(flag) {
+                return Some((spec.flag.to_string(), v.clone()));
+            }
+            env.get(spec.env)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (spec.env.to_string(), v.clone()))
+        };
+        let invalid = |source: String, message: String| ConfigError::Invalid { source, message };
+
+        let issuer = match lookup("--issuer") {
+            Some((src, v)) => validate_issuer(&v).map_err(|m| invalid(src, m))?,
+            None => DEFAULT_ISSUER.to_string(),
+        };
+        let audience = match lookup("--audience") {
+            Some((src, v)) => {
+                let v = v.trim().to_string();
+                if v.is_empty() {
+                    return Err(invalid(src, "must not be empty".into()));
+                }
+                v
+            }
+            None => DEFAULT_AUDIENCE.to_string(),
+        };
+        let jwks_uri = match lookup("--jwks-uri") {
+            Some((src, v)) => Some(validate_http_url(&v).map_err(|m| invalid(src, m))?),
+            None => None,
+        };
+        let bind = match lookup("--bind") {
+            Some((src, v)) => v.trim().parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    src,
+                    format!("{v:?} is not an IP address and port, e.g. 127.0.0.1:7001"),
+                )
+            })?,
+            None => DEFAULT_BIND.parse().expect("valid default bind address"),
+        };
+        let allowed_origins = match lookup("--allowed-origins") {
+            Some((src, v)) => parse_origins(&v).map_err(|m| invalid(src, m))?,
+            None => parse_origins(DEFAULT_ALLOWED_ORIGINS).expect("valid default origins"),
+        };
+        let database = match lookup("--database") {
+            Some((src, v)) => Database::parse(&v).map_err(|m| invalid(src, m))?,
+            None => Database::Path(PathBuf::from(DEFAULT_DATABASE)),
+        };
+
+        Ok(Settings {
+            issuer,
+            audience,
+            jwks_uri,
+            bind,
+            allowed_origins,
+            database,
+            sample_data,
+            ..Settings::new(DEFAULT_ISSUER, DEFAULT_AUDIENCE)
+        })
+    }
+}
+
+struct OptionSpec {
+    flag: &'static str,
+    env: &'static str,
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        flag: "--issuer",
+        env: "AUTH0_ISSUER",
+    },
+    OptionSpec {
+        flag: "--audience",
+        env: "AUTH0_AUDIENCE",
+    },
+    OptionSpec {
+        flag: "--jwks-uri",
+        env: "AUTH0_JWKS_URI",
+    },
+    OptionSpec {
+        flag: "--bind",
+        env: "BIND",
+    },
+    OptionSpec {
+        flag: "--allowed-origins",
+        env: "ALLOWED_ORIGINS",
+    },
+    OptionSpec {
+        flag: "--database",
+        env: "DATABASE_URL",
+    },
+];
+
+/// The `--help` text.
+pub const USAGE: &str = "\
+appointments-api: the appointments resource server (validates Auth0 RS256 access tokens)
+
+Usage: appointments-api [OPTIONS]
+
+Options (each also an environment variable; flags win):
+  --issuer URL            AUTH0_ISSUER     token issuer, ending in '/'
+                                           [default: http://localhost:7002/]
+                                           e.g. https://dev-abc.us.auth0.com/
+  --audience ID           AUTH0_AUDIENCE   API identifier tokens must be for
+                                           [default: appointments:api]
+  --jwks-uri URL          AUTH0_JWKS_URI   signing keys [default: from the issuer's
+                                           discovery document, else <issuer>.well-known/jwks.json]
+  --bind ADDR:PORT        BIND             [default: 127.0.0.1:7001]
+  --allowed-origins LIST  ALLOWED_ORIGINS  comma-separated CORS origins
+                                           [default: http://localhost:8080,http://127.0.0.1:8080]
+  --database PATH         DATABASE_URL     SQLite file or :memory: [default: appointments.sqlite3]
+  --no-sample-data                         don't give new users sample appointments
+  -h, --help                               print this help
+";
+
+/// Why the settings could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `--help` was asked for: print [`USAGE`] and exit 0.
+    Help,
+    /// An argument that is not a known flag.
+    UnknownArgument(String),
+    /// A flag or variable (named in `source`) has a bad value.
+    Invalid { source: String, message: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Help => f.write_str("help requested"),
+            ConfigError::UnknownArgument(a) => write!(f, "unknown argument {a:?}"),
+            ConfigError::Invalid { source, message } => write!(f, "{source}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Checks an issuer: an absolute http(s) URL ending in `/`. Returns it unchanged
+/// (tokens' `iss` is compared with it byte for byte).
+pub fn validate_issuer(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let url = Url::parse(value).map_err(|e| {
+        format!(
+            "{value:?} is not an absolute URL ({e}); the issuer looks like \
+             https://dev-abc.us.auth0.com/ (with the trailing slash)"
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{value:?} must be an http or https URL, e.g. https://dev-abc.us.auth0.com/"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{value:?} must not have a query or fragment"));
+    }
+    if !value.ends_with('/') {
+        return Err(format!(
+            "{value:?} must end with '/': Auth0 issuers do (try \"{value}/\"), and the \
+             token's iss is compared exactly"
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn validate_http_url(value: &str) -> Result<Url, String> {
+    let value = value.trim();
+    let url = Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{value:?} must be an http or https URL"));
+    }
+    Ok(url)
+}
+
+/// Parses a comma-separated list of origins (`scheme://host[:port]`).
+pub fn parse_origins(value: &str) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let url = Url::parse(item)
+            .map_err(|_| format!("{item:?} is not an origin like http://localhost:8080"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!(
+                "{item:?} is not an http(s) origin like http://localhost:8080"
+            ));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "{item:?} is not an origin: no path, e.g. http://localhost:8080"
+            ));
+        }
+        let origin = url.origin().ascii_serialization();
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_args_and_env(
+            args.iter().copied(),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults() {
+        let s = parse(&[], &[]).unwrap();
+        assert_eq!(s.issuer, "http://localhost:7002/");
+        assert_eq!(s.audience, "appointments:api");
+        assert_eq!(s.jwks_uri, None);
+        assert_eq!(s.bind, "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(
+            s.allowed_origins,
+            vec!["http://localhost:8080", "http://127.0.0.1:8080"]
+        );
+        assert_eq!(s.database, Database::Path("appointments.sqlite3".into()));
+        assert!(s.sample_data);
+        assert_eq!(s.leeway_secs, 30);
+        assert_eq!(s.jwks_min_refetch_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn env_is_used_and_flags_win() {
+        let env = [
+            ("AUTH0_ISSUER", "https://env.example.com/"),
+            ("AUTH0_AUDIENCE", "env-aud"),
+            ("BIND", "127.0.0.1:9000"),
+            ("DATABASE_URL", "sqlite://env.db"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+            ("AUTH0_JWKS_URI", "https://env.example.com/keys"),
+        ];
+        let s = parse(&[], &env).unwrap();
+        assert_eq!(s.issuer, "https://env.example.com/");
+        assert_eq!(s.audience, "env-aud");
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(s.database, Database::Path("env.db".into()));
+        assert_eq!(s.allowed_origins, vec!["https://app.example.com"]);
+        assert_eq!(s.jwks_uri.unwrap().as_str(), "https://env.example.com/keys");
+
+        let s = parse(
+            &[
+                "--issuer",
+                "https://flag.example.com/",
+                "--audience=flag-aud",
+                "--bind",
+                "127.0.0.1:9001",
+                "--database",
+                ":memory:",
+                "--allowed-origins",
+                "http://a.test:1, http://b.test/",
+                "--no-sample-data",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(s.issuer, "https://flag.example.com/");
+        assert_eq!(s.audience, "flag-aud");
+        assert_eq!(s.bind.port(), 9001);
+        assert_eq!(s.database, Database::Memory);
+        assert_eq!(s.allowed_origins, vec!["http://a.test:1", "http://b.test"]);
+        assert!(!s.sample_data);
+    }
+
+    #[test]
+    fn bad_issuer_is_explained() {
+        let e = parse(&["--issuer", "https://dev-abc.us.auth0.com"], &[]).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("--issuer: "), "{msg}");
+        assert!(msg.contains("must end with '/'"), "{msg}");
+
+        let e = parse(&[], &[("AUTH0_ISSUER", "dev-abc.us.auth0.com")]).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("AUTH0_ISSUER: "), "{msg}");
+        assert!(msg.contains("not an absolute URL"), "{msg}");
+
+        let e = parse(&["--issuer", "ftp://x.test/"], &[]).unwrap_err();
+        assert!(e.to_string().contains("http or https"), "{e}");
+    }
+
+    #[test]
+    fn other_bad_values_name_the_flag() {
+        let cases: &[&[&str]] = &[
+            &["--bind", "localhost"],
+            &["--allowed-origins", "http://x.test/path"],
+            &["--jwks-uri", "not a url"],
+            &["--audience", " "],
+            &["--database", ""],
+            &["--issuer"],
+        ];
+        for args in cases {
+            match parse(args, &[]) {
+                Err(ConfigError::Invalid { source, .. }) => assert_eq!(source, args[0]),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            parse(&["--frobnicate"], &[]).unwrap_err(),
+            ConfigError::UnknownArgument("--frobnicate".into())
+        );
+        assert_eq!(parse(&["--help"], &[]).unwrap_err(), ConfigError::Help);
+    }
+}

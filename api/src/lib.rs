@@ -1,0 +1,174 @@
+//! `appointments-api`: the OAuth 2.0 resource server of the Auth0 implicit-grant sample.
+//!
+//! It validates Auth0-style RS256 access tokens against the issuer's JWKS and serves
+//! each user's appointments from SQLite.
+//!
+//! Embedding it (e.g. in a test) on a free port:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), appointments_api::StartupError> {
+//! let mut settings = appointments_api::Settings::new("http://127.0.0.1:7002/", "appointments:api");
+//! settings.allowed_origins = vec!["http://127.0.0.1:8080".into()];
+//! let api = appointments_api::spawn(settings).await?; // in-memory database, 127.0.0.1:0
+//! let url = format!("{}/api/appointments", api.base_url());
+//! # let _ = url;
+//! api.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod routes;
+pub mod store;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::{ConfigError, Database, Settings, USAGE};
+
+/// Why the API could not start.
+#[derive(Debug)]
+pub enum StartupError {
+    /// A setting is invalid (for settings built in code rather than parsed).
+    Config(String),
+    /// The database could not be opened or set up.
+    Database(String),
+    /// The HTTP client for the JWKS could not be built.
+    HttpClient(String),
+    /// Binding or serving failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartupError::Config(m) => write!(f, "invalid settings: {m}"),
+            StartupError::Database(m) => f.write_str(m),
+            StartupError::HttpClient(m) => write!(f, "cannot build the HTTP client: {m}"),
+            StartupError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+/// Builds the router: checks the settings, opens the database and creates its
+/// tables. The JWKS is fetched later, when the first token arrives.
+pub async fn app(settings: Settings) -> Result<Router, StartupError> {
+    config::validate_issuer(&settings.issuer)
+        .map_err(|m| StartupError::Config(format!("issuer: {m}")))?;
+    if settings.audience.trim().is_empty() {
+        return Err(StartupError::Config("audience must not be empty".into()));
+    }
+    let origins = settings
+        .allowed_origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o)
+                .map_err(|_| StartupError::Config(format!("allowed origin {o:?} is not valid")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let database = settings.database.clone();
+    let sample_data = settings.sample_data;
+    let store = tokio::task::spawn_blocking(move || store::Store::open(&database, sample_data))
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
+        .user_agent(concat!("appointments-api/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+    let auth = Arc::new(auth::Authenticator::new(&settings, client));
+    Ok(routes::router(routes::AppState { auth, store }, origins))
+}
+
+/// Serves the API on `listener` until `shutdown` completes (then drains in-flight requests).
+pub async fn serve_with_shutdown(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    let router = app(settings).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartupError::Io)
+}
+
+/// Serves the API on `listener` forever.
+pub async fn serve(listener: TcpListener, settings: Settings) -> Result<(), StartupError> {
+    serve_with_shutdown(listener, settings, std::future::pending()).await
+}
+
+/// The API running in the background on `127.0.0.1:<free port>`; stops when
+/// [`RunningApi::shutdown`] is called or the value is dropped.
+pub struct RunningApi {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), StartupError>>>,
+}
+
+impl RunningApi {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningApi {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the API on `127.0.0.1:0` (ignoring `settings.bind`) in a background task.
+/// The database is opened before this returns, so a bad path is an error here.
+pub async fn spawn(settings: Settings) -> Result<RunningApi, StartupError> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(StartupError::Io)?;
+    let addr = listener.local_addr().map_err(StartupError::Io)?;
+    let router = app(settings).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(StartupError::Io)
+    });
+    Ok(RunningApi {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
