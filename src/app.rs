@@ -1,0 +1,99 @@
+//! Start-up: load `config.json` and the tenant's endpoints, then provide the auth state
+//! and the router to every page.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::auth::{AuthProvider, Tenant};
+use crate::browser::{http, location};
+use crate::components::{Header, Loading};
+use crate::config::{Config, ConfigError};
+use crate::oidc::discovery::{self, DiscoveryError};
+use crate::pages::StartupErrorPage;
+use crate::routes::{switch, Route};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartupError {
+    Config(ConfigError),
+    TenantUnreachable { url: String },
+    Discovery(DiscoveryError),
+}
+
+#[derive(Clone, PartialEq)]
+enum Startup {
+    Loading,
+    Ready(Tenant),
+    Failed(StartupError),
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let startup = use_state(|| Startup::Loading);
+    {
+        let startup = startup.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                startup.set(match load_tenant().await {
+                    Ok(tenant) => Startup::Ready(tenant),
+                    Err(error) => Startup::Failed(error),
+                });
+            });
+        });
+    }
+    match &*startup {
+        Startup::Loading => {
+            html! { <main class="page"><Loading label="Loading configuration…" /></main> }
+        }
+        Startup::Failed(error) => html! { <StartupErrorPage error={error.clone()} /> },
+        Startup::Ready(tenant) => html! {
+            <AuthProvider tenant={tenant.clone()}>
+                <BrowserRouter>
+                    <Header />
+                    <main class="page" id="main">
+                        <Switch<Route> render={switch} />
+                    </main>
+                </BrowserRouter>
+            </AuthProvider>
+        },
+    }
+}
+
+/// `config.json` first (it names the tenant), then the tenant's discovery document.
+async fn load_tenant() -> Result<Tenant, StartupError> {
+    let base = location::app_base_url().ok_or_else(|| {
+        StartupError::Config(ConfigError::Unavailable("the page has no base URL".into()))
+    })?;
+    let config_url = base
+        .join("config.json")
+        .map_err(|e| StartupError::Config(ConfigError::Unavailable(e.to_string())))?;
+    let response = http::get(config_url.as_str(), None)
+        .await
+        .map_err(|why| StartupError::Config(ConfigError::Unavailable(why)))?;
+    if response.status != 200 {
+        return Err(StartupError::Config(ConfigError::Unavailable(format!(
+            "{config_url} answered HTTP {}",
+            response.status
+        ))));
+    }
+    let config = Config::from_json(&response.body, &base).map_err(StartupError::Config)?;
+
+    let discovery_url = discovery::discovery_url(&config.domain);
+    let metadata = match http::get(discovery_url.as_str(), None).await {
+        Err(_) => {
+            return Err(StartupError::TenantUnreachable {
+                url: discovery_url.to_string(),
+            })
+        }
+        Ok(answer) if answer.status == 200 => {
+            discovery::parse(&answer.body, &config.domain).map_err(StartupError::Discovery)?
+        }
+        // No discovery document here: Auth0's fixed paths.
+        Ok(_) => discovery::auth0_defaults(&config.domain),
+    };
+    Ok(Tenant {
+        config: Rc::new(config),
+        metadata: Rc::new(metadata),
+    })
+}

@@ -1,0 +1,163 @@
+//! The client of the appointments API (the resource server in `api/`): the
+//! `Appointment` type, one request helper that adds the Bearer header, and the mapping
+//! of every answer to a typed result.
+
+use serde::Deserialize;
+
+use crate::browser::http;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Appointment {
+    pub id: String,
+    pub title: String,
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppointmentsError {
+    /// 401: the token is no longer accepted; the user must sign in again.
+    SessionInvalid { description: Option<String> },
+    /// 403: the token lacks a scope; names it when the API says which.
+    MissingScope { scope: Option<String> },
+    /// No answer: the API is down, unreachable, or refused by CORS.
+    Unreachable { url: String },
+    /// A 2xx whose body is not a list of appointments.
+    Malformed,
+    /// Any other status.
+    Unexpected { status: u16 },
+}
+
+/// `GET /api/appointments` with `Authorization: Bearer <token>`.
+pub async fn list(url: &str, access_token: &str) -> Result<Vec<Appointment>, AppointmentsError> {
+    let response =
+        http::get(url, Some(access_token))
+            .await
+            .map_err(|_| AppointmentsError::Unreachable {
+                url: url.to_string(),
+            })?;
+    interpret(
+        response.status,
+        response.www_authenticate.as_deref(),
+        &response.body,
+    )
+}
+
+/// Maps the API's answer to the list or to the error the user must see (RFC 6750 §3).
+pub fn interpret(
+    status: u16,
+    www_authenticate: Option<&str>,
+    body: &str,
+) -> Result<Vec<Appointment>, AppointmentsError> {
+    match status {
+        200 => serde_json::from_str(body).map_err(|_| AppointmentsError::Malformed),
+        401 => Err(AppointmentsError::SessionInvalid {
+            description: www_authenticate.and_then(|h| auth_param(h, "error_description")),
+        }),
+        403 => Err(AppointmentsError::MissingScope {
+            scope: www_authenticate.and_then(|h| auth_param(h, "scope")),
+        }),
+        status => Err(AppointmentsError::Unexpected { status }),
+    }
+}
+
+/// One parameter of a `WWW-Authenticate: Bearer k="v", ...` challenge.
+fn auth_param(header: &str, name: &str) -> Option<String> {
+    let mut rest = header.trim_start().strip_prefix("Bearer")?;
+    loop {
+        rest = rest.trim_start_matches([' ', ',']);
+        let (key, after) = rest.split_once('=')?;
+        let after = after.strip_prefix('"')?;
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (_, '\\') => value.push(chars.next()?.1),
+                (i, '"') => break i,
+                (_, c) => value.push(c),
+            }
+        };
+        if key.trim() == name {
+            return Some(value);
+        }
+        rest = &after[end + 1..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_list_of_appointments() {
+        let body = r#"[{"id":"1","title":"Dentist","start":"2030-01-01T09:00:00Z","end":"2030-01-01T09:30:00Z","location":null}]"#;
+        let list = interpret(200, None, body).expect("valid");
+        assert_eq!(list[0].title, "Dentist");
+        assert_eq!(list[0].location, None);
+        assert_eq!(interpret(200, None, "[]"), Ok(vec![]));
+    }
+
+    #[test]
+    fn maps_each_failure_to_its_own_error() {
+        assert_eq!(
+            interpret(
+                401,
+                Some(
+                    r#"Bearer realm="appointments", error="invalid_token", error_description="the token has expired""#
+                ),
+                "{}"
+            ),
+            Err(AppointmentsError::SessionInvalid {
+                description: Some("the token has expired".into())
+            })
+        );
+        assert_eq!(
+            interpret(
+                403,
+                Some(
+                    r#"Bearer realm="appointments", error="insufficient_scope", scope="read:appointments""#
+                ),
+                ""
+            ),
+            Err(AppointmentsError::MissingScope {
+                scope: Some("read:appointments".into())
+            })
+        );
+        assert_eq!(
+            interpret(403, None, ""),
+            Err(AppointmentsError::MissingScope { scope: None })
+        );
+        assert_eq!(
+            interpret(200, None, "<html>"),
+            Err(AppointmentsError::Malformed)
+        );
+        assert_eq!(
+            interpret(200, None, r#"{"items":[]}"#),
+            Err(AppointmentsError::Malformed)
+        );
+        assert_eq!(
+            interpret(500, None, ""),
+            Err(AppointmentsError::Unexpected { status: 500 })
+        );
+    }
+
+    #[test]
+    fn challenge_parsing_survives_hostile_headers() {
+        for header in [
+            "",
+            "Bearer",
+            "Bearer scope",
+            "Bearer scope=\"unterminated",
+            "Basic scope=\"x\"",
+            "Bearer a=\"\\",
+        ] {
+            assert_eq!(auth_param(header, "scope"), None, "{header}");
+        }
+        assert_eq!(
+            auth_param(r#"Bearer error="x", scope="a \"b\"""#, "scope").as_deref(),
+            Some(r#"a "b""#)
+        );
+    }
+}

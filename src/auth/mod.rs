@@ -1,0 +1,9 @@
+//! The auth state of the whole app: one enum in a context provider, the `use_auth()`
+//! hook, and the flows that join the protocol (`crate::oidc`) to the browser
+//! (`crate::browser`): sign-in, callback and sign-out.
+
+mod context;
+mod flows;
+
+pub use context::{use_auth, AuthContext, AuthProvider, AuthState, Tenant};
+pub use flows::LoginError;

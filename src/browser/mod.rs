@@ -1,0 +1,37 @@
+//! Thin adapters to the browser's own APIs. Everything here is a small wrapper; the
+//! decisions are made in `crate::oidc` and `crate::auth`.
+
+pub mod http;
+pub mod location;
+pub mod storage;
+
+use wasm_bindgen::JsValue;
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// 256 bits from `crypto.getRandomValues`, base64url-encoded: for `state` and `nonce`.
+pub fn random_token() -> Result<String, JsValue> {
+    let crypto = web_sys::window()
+        .ok_or_else(|| JsValue::from_str("no window"))?
+        .crypto()?;
+    let mut bytes = [0u8; 32];
+    crypto.get_random_values_with_u8_array(&mut bytes)?;
+    Ok(crate::oidc::base64url::encode(&bytes))
+}
+
+/// An RFC 3339 time in the user's locale and time zone, or `None` if it is not a time.
+pub fn local_time(rfc3339: &str) -> Option<String> {
+    let date = js_sys::Date::new(&JsValue::from_str(rfc3339));
+    if date.get_time().is_nan() {
+        return None;
+    }
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: &str| {
+        js_sys::Reflect::set(&options, &JsValue::from_str(key), &JsValue::from_str(value)).is_ok()
+    };
+    let _ = set("dateStyle", "medium") && set("timeStyle", "short");
+    Some(String::from(date.to_locale_string("default", &options)))
+}

@@ -1,0 +1,9 @@
+//! Pieces shared by the pages.
+
+mod error_panel;
+mod header;
+mod loading;
+
+pub use error_panel::ErrorPanel;
+pub use header::Header;
+pub use loading::Loading;

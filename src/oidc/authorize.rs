@@ -1,0 +1,205 @@
+//! The authorization request (OAuth 2.0 §4.2.1, OpenID Connect Core §3.2.2.1) and the
+//! transaction the browser keeps until the response comes back.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Transactions older than this are refused, and discarded when found.
+pub const TRANSACTION_MAX_AGE_MS: f64 = 10.0 * 60.0 * 1000.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResponseType {
+    /// `token`: an access token only. Without an ID token nothing binds the response to
+    /// this sign-in but `state`, so an injected token cannot be detected (RFC 9700 §4.6).
+    #[serde(rename = "token")]
+    Token,
+    /// `id_token token`: the default; the ID token's nonce and signature protect the flow.
+    #[serde(rename = "id_token token")]
+    IdTokenToken,
+}
+
+impl ResponseType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::IdTokenToken => "id_token token",
+        }
+    }
+
+    pub fn wants_id_token(self) -> bool {
+        self == Self::IdTokenToken
+    }
+}
+
+/// One sign-in in progress, kept in sessionStorage under its `state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub state: String,
+    pub nonce: Option<String>,
+    pub response_type: ResponseType,
+    /// The app path to return to after sign-in, already checked by [`safe_return_path`].
+    pub return_to: String,
+    /// Milliseconds since the epoch.
+    pub created_at: f64,
+}
+
+impl Transaction {
+    pub fn is_expired(&self, now_ms: f64) -> bool {
+        !(0.0..=TRANSACTION_MAX_AGE_MS).contains(&(now_ms - self.created_at))
+    }
+}
+
+pub struct AuthorizeRequest<'a> {
+    pub authorization_endpoint: &'a Url,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a Url,
+    pub audience: &'a str,
+    pub scope: &'a str,
+    pub transaction: &'a Transaction,
+}
+
+impl AuthorizeRequest<'_> {
+    /// The URL the browser is sent to. Every value is form-encoded by the `url` crate.
+    pub fn url(&self) -> Url {
+        let mut url = self.authorization_endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", self.transaction.response_type.as_str())
+                .append_pair("client_id", self.client_id)
+                .append_pair("redirect_uri", self.redirect_uri.as_str())
+                .append_pair("audience", self.audience)
+                .append_pair("scope", self.scope)
+                .append_pair("state", &self.transaction.state);
+            if let Some(nonce) = &self.transaction.nonce {
+                query.append_pair("nonce", nonce);
+            }
+        }
+        url
+    }
+}
+
+/// Where to go after sign-in: only a path inside this app, never another origin
+/// (`//evil.example`, `https://...`, `/\evil`), so the parameter cannot be used as an
+/// open redirect.
+pub fn safe_return_path(candidate: Option<&str>) -> String {
+    match candidate {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_string()
+        }
+        _ => "/appointments".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transaction(response_type: ResponseType) -> Transaction {
+        Transaction {
+            state: "st+/=&1".into(),
+            nonce: response_type.wants_id_token().then(|| "no nce".into()),
+            response_type,
+            return_to: "/appointments".into(),
+            created_at: 0.0,
+        }
+    }
+
+    fn pairs(url: &Url) -> Vec<(String, String)> {
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn builds_the_authorize_url_with_every_parameter_encoded() {
+        let endpoint = Url::parse("https://tenant.example/authorize").expect("url");
+        let redirect = Url::parse("http://localhost:8080/callback").expect("url");
+        let tx = transaction(ResponseType::IdTokenToken);
+        let url = AuthorizeRequest {
+            authorization_endpoint: &endpoint,
+            client_id: "abc",
+            redirect_uri: &redirect,
+            audience: "appointments:api",
+            scope: "openid profile read:appointments",
+            transaction: &tx,
+        }
+        .url();
+        assert_eq!(url.path(), "/authorize");
+        assert_eq!(
+            pairs(&url),
+            [
+                ("response_type", "id_token token"),
+                ("client_id", "abc"),
+                ("redirect_uri", "http://localhost:8080/callback"),
+                ("audience", "appointments:api"),
+                ("scope", "openid profile read:appointments"),
+                ("state", "st+/=&1"),
+                ("nonce", "no nce"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        let query = url.query().unwrap_or_default();
+        assert!(query.contains("state=st%2B%2F%3D%261"), "{query}");
+        assert!(
+            query.contains("redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fcallback"),
+            "{query}"
+        );
+    }
+
+    #[test]
+    fn token_only_requests_carry_no_nonce() {
+        let endpoint = Url::parse("https://tenant.example/authorize").expect("url");
+        let tx = transaction(ResponseType::Token);
+        let url = AuthorizeRequest {
+            authorization_endpoint: &endpoint,
+            client_id: "abc",
+            redirect_uri: &endpoint,
+            audience: "a",
+            scope: "openid",
+            transaction: &tx,
+        }
+        .url();
+        assert!(pairs(&url).iter().all(|(k, _)| k != "nonce"));
+        assert!(pairs(&url).contains(&("response_type".into(), "token".into())));
+    }
+
+    #[test]
+    fn return_paths_stay_inside_the_app() {
+        assert_eq!(
+            safe_return_path(Some("/appointments?x=1")),
+            "/appointments?x=1"
+        );
+        for hostile in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "appointments",
+            "/a\nb",
+            "",
+        ] {
+            assert_eq!(
+                safe_return_path(Some(hostile)),
+                "/appointments",
+                "{hostile:?}"
+            );
+        }
+        assert_eq!(safe_return_path(None), "/appointments");
+    }
+
+    #[test]
+    fn transactions_expire_after_ten_minutes() {
+        let tx = transaction(ResponseType::Token);
+        assert!(!tx.is_expired(TRANSACTION_MAX_AGE_MS));
+        assert!(tx.is_expired(TRANSACTION_MAX_AGE_MS + 1.0));
+        assert!(
+            tx.is_expired(-1.0),
+            "a transaction from the future is not trusted either"
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! The ID token's claim rules (OpenID Connect Core 1.0 §3.2.2.11 and §3.1.3.7).
+
+use serde::{Deserialize, Serialize};
+
+use super::OidcError;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, client_id: &str) -> bool {
+        match self {
+            Audience::One(aud) => aud == client_id,
+            Audience::Many(auds) => auds.iter().any(|aud| aud == client_id),
+        }
+    }
+
+    fn is_multiple(&self) -> bool {
+        matches!(self, Audience::Many(auds) if auds.len() > 1)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    pub aud: Audience,
+    #[serde(default)]
+    pub sub: Option<String>,
+    #[serde(default)]
+    pub azp: Option<String>,
+    #[serde(default)]
+    pub exp: Option<f64>,
+    #[serde(default)]
+    pub iat: Option<f64>,
+    #[serde(default)]
+    pub nbf: Option<f64>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    #[serde(default)]
+    pub at_hash: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub picture: Option<String>,
+}
+
+/// Who signed in, from a validated ID token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Profile {
+    pub sub: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+}
+
+impl Profile {
+    /// The name to greet the user with.
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.email.as_deref())
+            .unwrap_or(&self.sub)
+    }
+}
+
+/// What this sign-in expects of its ID token.
+pub struct Expected<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub nonce: &'a str,
+    /// Seconds since the epoch.
+    pub now: f64,
+    /// Allowed clock skew, in seconds.
+    pub leeway: f64,
+}
+
+pub fn validate(claims: &IdTokenClaims, expected: &Expected<'_>) -> Result<Profile, OidcError> {
+    if claims.iss != expected.issuer {
+        return Err(OidcError::IssuerMismatch {
+            expected: expected.issuer.to_string(),
+            found: claims.iss.clone(),
+        });
+    }
+    if !claims.aud.contains(expected.client_id) {
+        return Err(OidcError::AudienceMismatch);
+    }
+    if (claims.aud.is_multiple() || claims.azp.is_some())
+        && claims.azp.as_deref() != Some(expected.client_id)
+    {
+        return Err(OidcError::AuthorizedPartyMismatch);
+    }
+    let sub = match claims.sub.as_deref() {
+        Some(sub) if !sub.is_empty() => sub.to_string(),
+        _ => return Err(OidcError::SubjectMissing),
+    };
+    let exp = claims
+        .exp
+        .filter(|e| e.is_finite())
+        .ok_or(OidcError::Expired)?;
+    if exp + expected.leeway <= expected.now {
+        return Err(OidcError::Expired);
+    }
+    if !claims.iat.is_some_and(f64::is_finite) {
+        return Err(OidcError::IssuedAtMissing);
+    }
+    if let Some(nbf) = claims.nbf {
+        if !nbf.is_finite() || nbf - expected.leeway > expected.now {
+            return Err(OidcError::NotYetValid);
+        }
+    }
+    if claims.nonce.as_deref() != Some(expected.nonce) {
+        return Err(OidcError::NonceMismatch);
+    }
+    Ok(Profile {
+        sub,
+        name: claims.name.clone().or_else(|| claims.nickname.clone()),
+        email: claims.email.clone(),
+        picture: claims.picture.clone().filter(|p| is_web_url(p)),
+    })
+}
+
+/// Only http(s) pictures are shown; anything else (`javascript:`, `data:`) is dropped.
+fn is_web_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_800_000_000.0;
+
+    fn good() -> IdTokenClaims {
+        IdTokenClaims {
+            iss: "https://tenant.example/".into(),
+            aud: Audience::One("client-1".into()),
+            sub: Some("auth0|alice".into()),
+            azp: None,
+            exp: Some(NOW + 3600.0),
+            iat: Some(NOW - 1.0),
+            nbf: None,
+            nonce: Some("n-1".into()),
+            at_hash: None,
+            name: Some("Alice".into()),
+            nickname: None,
+            email: Some("alice@example.com".into()),
+            picture: Some("https://tenant.example/a.svg".into()),
+        }
+    }
+
+    fn check(claims: &IdTokenClaims) -> Result<Profile, OidcError> {
+        validate(
+            claims,
+            &Expected {
+                issuer: "https://tenant.example/",
+                client_id: "client-1",
+                nonce: "n-1",
+                now: NOW,
+                leeway: 60.0,
+            },
+        )
+    }
+
+    #[test]
+    fn accepts_a_good_token_and_returns_the_profile() {
+        let profile = check(&good()).expect("valid");
+        assert_eq!(profile.sub, "auth0|alice");
+        assert_eq!(profile.display_name(), "Alice");
+        assert_eq!(
+            profile.picture.as_deref(),
+            Some("https://tenant.example/a.svg")
+        );
+    }
+
+    #[test]
+    fn each_rule_rejects_its_violation() {
+        type Mutation = fn(&mut IdTokenClaims);
+        let cases: [(Mutation, OidcError); 12] = [
+            (
+                |c| c.iss = "https://tenant.example".into(),
+                OidcError::IssuerMismatch {
+                    expected: "https://tenant.example/".into(),
+                    found: "https://tenant.example".into(),
+                },
+            ),
+            (
+                |c| c.aud = Audience::One("other".into()),
+                OidcError::AudienceMismatch,
+            ),
+            (
+                |c| c.aud = Audience::Many(vec!["other".into(), "client-1".into()]),
+                OidcError::AuthorizedPartyMismatch,
+            ),
+            (
+                |c| {
+                    c.aud = Audience::Many(vec!["other".into(), "client-1".into()]);
+                    c.azp = Some("other".into());
+                },
+                OidcError::AuthorizedPartyMismatch,
+            ),
+            (|c| c.sub = None, OidcError::SubjectMissing),
+            (|c| c.sub = Some(String::new()), OidcError::SubjectMissing),
+            (|c| c.exp = Some(NOW - 61.0), OidcError::Expired),
+            (|c| c.exp = None, OidcError::Expired),
+            (|c| c.iat = None, OidcError::IssuedAtMissing),
+            (|c| c.nbf = Some(NOW + 61.0), OidcError::NotYetValid),
+            (|c| c.nonce = Some("n-2".into()), OidcError::NonceMismatch),
+            (|c| c.nonce = None, OidcError::NonceMismatch),
+        ];
+        for (mutate, expected) in cases {
+            let mut claims = good();
+            mutate(&mut claims);
+            assert_eq!(check(&claims), Err(expected));
+        }
+    }
+
+    #[test]
+    fn leeway_tolerates_small_clock_skew() {
+        let mut claims = good();
+        claims.exp = Some(NOW - 59.0);
+        claims.nbf = Some(NOW + 59.0);
+        assert!(check(&claims).is_ok());
+    }
+
+    #[test]
+    fn several_audiences_with_matching_azp_pass() {
+        let mut claims = good();
+        claims.aud = Audience::Many(vec!["client-1".into(), "other".into()]);
+        claims.azp = Some("client-1".into());
+        assert!(check(&claims).is_ok());
+    }
+
+    #[test]
+    fn unsafe_picture_urls_are_dropped() {
+        let mut claims = good();
+        claims.picture = Some("javascript:alert(1)".into());
+        assert_eq!(check(&claims).map(|p| p.picture), Ok(None));
+    }
+}

@@ -1,0 +1,102 @@
+//! Everything that can go wrong in the protocol, each with a stable code for logs and
+//! bug reports and an explanation in words an integrator understands.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OidcError {
+    /// The tenant answered `#error=...` (the user cancelled, consent was refused, ...).
+    AuthorizationServer {
+        code: String,
+        description: Option<String>,
+    },
+    /// The fragment is not a well-formed authorization response.
+    MalformedResponse(String),
+    MissingParameter(&'static str),
+    /// No `state` came back, so the response cannot be tied to a sign-in we started.
+    StateMissing,
+    /// The `state` matches no sign-in this browser started: a replayed, stale or forged
+    /// response (CSRF), or one from another tab that has already been used.
+    StateMismatch,
+    /// The sign-in was started too long ago.
+    TransactionExpired,
+    UnsupportedTokenType(String),
+    InvalidExpiresIn,
+    /// An ID token was asked for (`response_type=id_token token`) and none came back.
+    MissingIdToken,
+    MalformedIdToken(&'static str),
+    IssuerMismatch {
+        expected: String,
+        found: String,
+    },
+    AudienceMismatch,
+    AuthorizedPartyMismatch,
+    SubjectMissing,
+    IssuedAtMissing,
+    Expired,
+    NotYetValid,
+    NonceMismatch,
+}
+
+impl OidcError {
+    /// A stable, technical code, shown under the explanation.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::AuthorizationServer { code, .. } => code,
+            Self::MalformedResponse(_) => "malformed_response",
+            Self::MissingParameter(_) => "missing_parameter",
+            Self::StateMissing => "state_missing",
+            Self::StateMismatch => "state_mismatch",
+            Self::TransactionExpired => "transaction_expired",
+            Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::InvalidExpiresIn => "invalid_expires_in",
+            Self::MissingIdToken => "id_token_missing",
+            Self::MalformedIdToken(_) => "id_token_malformed",
+            Self::IssuerMismatch { .. } => "id_token_iss_mismatch",
+            Self::AudienceMismatch => "id_token_aud_mismatch",
+            Self::AuthorizedPartyMismatch => "id_token_azp_mismatch",
+            Self::SubjectMissing => "id_token_sub_missing",
+            Self::IssuedAtMissing => "id_token_iat_missing",
+            Self::Expired => "id_token_expired",
+            Self::NotYetValid => "id_token_not_yet_valid",
+            Self::NonceMismatch => "id_token_nonce_mismatch",
+        }
+    }
+
+    /// What happened, for the person integrating or using the app.
+    pub fn explanation(&self) -> String {
+        match self {
+            Self::AuthorizationServer { code, .. } => match code.as_str() {
+                "access_denied" => "Sign-in was cancelled or access was refused at the tenant.".into(),
+                "login_required" => "The tenant needs you to sign in again.".into(),
+                "consent_required" => "The tenant needs your consent before it gives this application access.".into(),
+                _ => "The tenant refused the sign-in request.".into(),
+            },
+            Self::MalformedResponse(reason) => format!("The sign-in response in the address bar is malformed: {reason}."),
+            Self::MissingParameter(name) => format!("The sign-in response has no `{name}`."),
+            Self::StateMissing => "The sign-in response carries no `state`, so it cannot be matched to a sign-in this application started.".into(),
+            Self::StateMismatch => "The sign-in response does not match any sign-in this browser started. It may have been used already (a reload or the Back button), or it was made elsewhere and injected.".into(),
+            Self::TransactionExpired => "The sign-in took too long and has expired.".into(),
+            Self::UnsupportedTokenType(found) => format!("The tenant issued a `{found}` token; this application only uses Bearer tokens."),
+            Self::InvalidExpiresIn => "The tenant's `expires_in` is not a positive number of seconds.".into(),
+            Self::MissingIdToken => "An ID token was requested but the response has none.".into(),
+            Self::MalformedIdToken(reason) => format!("The ID token is not a well-formed JWT: {reason}."),
+            Self::IssuerMismatch { expected, found } => format!("The ID token was issued by `{found}`, not by the configured tenant `{expected}`."),
+            Self::AudienceMismatch => "The ID token was issued to another application (its `aud` does not contain this client ID).".into(),
+            Self::AuthorizedPartyMismatch => "The ID token names several audiences but its authorized party (`azp`) is not this application.".into(),
+            Self::SubjectMissing => "The ID token does not say who signed in (no `sub`).".into(),
+            Self::IssuedAtMissing => "The ID token has no issue time (`iat`).".into(),
+            Self::Expired => "The ID token has expired. If this keeps happening, check this computer's clock.".into(),
+            Self::NotYetValid => "The ID token is not valid yet. If this keeps happening, check this computer's clock.".into(),
+            Self::NonceMismatch => "The ID token's nonce does not match this sign-in: the token was issued for another request and may have been replayed.".into(),
+        }
+    }
+}
+
+impl fmt::Display for OidcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.explanation(), self.code())
+    }
+}
+
+impl std::error::Error for OidcError {}

@@ -1,0 +1,233 @@
+//! Parsing the authorization response that the tenant puts in the URL fragment
+//! (OAuth 2.0 §4.2.2 and §4.2.2.1): hostile input gets an error, never a panic.
+
+use std::collections::HashMap;
+
+use super::OidcError;
+
+/// Larger fragments are refused before parsing.
+pub const MAX_FRAGMENT_LEN: usize = 32 * 1024;
+const MAX_VALUE_LEN: usize = 16 * 1024;
+const KNOWN: [&str; 8] = [
+    "access_token",
+    "id_token",
+    "token_type",
+    "expires_in",
+    "scope",
+    "state",
+    "error",
+    "error_description",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationResponse {
+    Tokens(TokenResponse),
+    Error {
+        code: String,
+        description: Option<String>,
+        state: Option<String>,
+    },
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub expires_in: u64,
+    /// The granted scopes, when the tenant says (it may omit them when they equal the request).
+    pub scope: Option<String>,
+    pub state: Option<String>,
+}
+
+// Tokens never reach a log, even through `{:?}`.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl AuthorizationResponse {
+    pub fn state(&self) -> Option<&str> {
+        match self {
+            Self::Tokens(tokens) => tokens.state.as_deref(),
+            Self::Error { state, .. } => state.as_deref(),
+        }
+    }
+}
+
+/// Parses `fragment`, with or without its leading `#`.
+pub fn parse(fragment: &str) -> Result<AuthorizationResponse, OidcError> {
+    let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+    if fragment.is_empty() {
+        return Err(OidcError::MalformedResponse(
+            "the address has no sign-in response after `#`".into(),
+        ));
+    }
+    if fragment.len() > MAX_FRAGMENT_LEN {
+        return Err(OidcError::MalformedResponse("it is too large".into()));
+    }
+    let mut params: HashMap<&'static str, String> = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(fragment.as_bytes()) {
+        let Some(known) = KNOWN.iter().find(|k| **k == name) else {
+            continue;
+        };
+        if value.is_empty() {
+            return Err(OidcError::MalformedResponse(format!("`{known}` is empty")));
+        }
+        if value.len() > MAX_VALUE_LEN {
+            return Err(OidcError::MalformedResponse(format!(
+                "`{known}` is too long"
+            )));
+        }
+        if params.insert(known, value.into_owned()).is_some() {
+            return Err(OidcError::MalformedResponse(format!(
+                "`{known}` appears more than once"
+            )));
+        }
+    }
+
+    let state = params.remove("state");
+    if let Some(code) = params.remove("error") {
+        return Ok(AuthorizationResponse::Error {
+            code,
+            description: params.remove("error_description"),
+            state,
+        });
+    }
+    let access_token = params
+        .remove("access_token")
+        .ok_or(OidcError::MissingParameter("access_token"))?;
+    let token_type = params
+        .remove("token_type")
+        .ok_or(OidcError::MissingParameter("token_type"))?;
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(OidcError::UnsupportedTokenType(token_type));
+    }
+    let expires_in = params
+        .remove("expires_in")
+        .ok_or(OidcError::MissingParameter("expires_in"))?;
+    let expires_in = expires_in
+        .parse::<u64>()
+        .ok()
+        .filter(|&seconds| seconds > 0 && expires_in.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(OidcError::InvalidExpiresIn)?;
+    Ok(AuthorizationResponse::Tokens(TokenResponse {
+        access_token,
+        id_token: params.remove("id_token"),
+        expires_in,
+        scope: params.remove("scope"),
+        state,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(fragment: &str) -> TokenResponse {
+        match parse(fragment) {
+            Ok(AuthorizationResponse::Tokens(t)) => t,
+            other => panic!("expected tokens, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_token_response_with_percent_and_plus_decoding() {
+        let t = tokens("#access_token=at.x-y_z&id_token=a.b.c&token_type=Bearer&expires_in=7200&scope=openid+read%3Aappointments&state=s%2B1%20x&unknown=ignored");
+        assert_eq!(t.access_token, "at.x-y_z");
+        assert_eq!(t.id_token.as_deref(), Some("a.b.c"));
+        assert_eq!(t.expires_in, 7200);
+        assert_eq!(t.scope.as_deref(), Some("openid read:appointments"));
+        assert_eq!(t.state.as_deref(), Some("s+1 x"));
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive() {
+        assert_eq!(
+            tokens("access_token=a&token_type=bEaReR&expires_in=1").expires_in,
+            1
+        );
+    }
+
+    #[test]
+    fn parses_an_error_response() {
+        assert_eq!(
+            parse("#error=access_denied&error_description=User+cancelled%21&state=xyz"),
+            Ok(AuthorizationResponse::Error {
+                code: "access_denied".into(),
+                description: Some("User cancelled!".into()),
+                state: Some("xyz".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn hostile_fragments_are_errors_not_panics() {
+        let long = format!(
+            "access_token={}&token_type=Bearer&expires_in=1",
+            "a".repeat(MAX_VALUE_LEN + 1)
+        );
+        let huge = "x".repeat(MAX_FRAGMENT_LEN + 1);
+        let cases: Vec<(&str, &str)> = vec![
+            ("", "malformed_response"),
+            ("#", "malformed_response"),
+            (
+                "access_token=a&access_token=b&token_type=Bearer&expires_in=1",
+                "malformed_response",
+            ),
+            (
+                "access_token=&token_type=Bearer&expires_in=1",
+                "malformed_response",
+            ),
+            ("state=a&state=a&error=x", "malformed_response"),
+            (&long, "malformed_response"),
+            (&huge, "malformed_response"),
+            ("token_type=Bearer&expires_in=1", "missing_parameter"),
+            ("access_token=a&expires_in=1", "missing_parameter"),
+            ("access_token=a&token_type=Bearer", "missing_parameter"),
+            (
+                "access_token=a&token_type=mac&expires_in=1",
+                "unsupported_token_type",
+            ),
+            (
+                "access_token=a&token_type=Bearer&expires_in=0",
+                "invalid_expires_in",
+            ),
+            (
+                "access_token=a&token_type=Bearer&expires_in=-5",
+                "invalid_expires_in",
+            ),
+            (
+                "access_token=a&token_type=Bearer&expires_in=+5",
+                "invalid_expires_in",
+            ),
+            (
+                "access_token=a&token_type=Bearer&expires_in=1e3",
+                "invalid_expires_in",
+            ),
+            (
+                "access_token=a&token_type=Bearer&expires_in=99999999999999999999999",
+                "invalid_expires_in",
+            ),
+            ("%FF%FE=%00&&&==&access_token", "malformed_response"),
+            ("%FF%FE=%00&&&==&token_type=Bearer", "missing_parameter"),
+        ];
+        for (fragment, code) in cases {
+            let error = parse(fragment).expect_err(fragment);
+            assert_eq!(error.code(), code, "{fragment:.60}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_tokens() {
+        let t = tokens("access_token=SECRET-AT&id_token=SECRET-ID&token_type=Bearer&expires_in=5");
+        let shown = format!("{t:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+    }
+}

@@ -1,0 +1,209 @@
+//! The signed-in session: what the app keeps once a callback has passed every check.
+
+use serde::{Deserialize, Serialize};
+
+use super::authorize::Transaction;
+use super::claims::{self, Expected, IdTokenClaims, Profile};
+use super::fragment::TokenResponse;
+use super::{jwt, OidcError};
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub access_token: String,
+    /// Kept for logout's `id_token_hint`.
+    pub id_token: Option<String>,
+    /// Milliseconds since the epoch.
+    pub expires_at: u64,
+    pub scopes: Vec<String>,
+    /// `None` with `response_type=token`: there is no ID token to say who signed in.
+    pub profile: Option<Profile>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("access_token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub fn is_expired(&self, now_ms: f64) -> bool {
+        now_ms >= self.expires_at as f64
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// What a callback is checked against.
+pub struct CallbackContext<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    /// The scopes asked for, which the tenant granted when its answer has no `scope`.
+    pub requested_scope: &'a str,
+    pub now_ms: f64,
+    pub leeway_secs: f64,
+}
+
+/// Checks a token response against the transaction it answers (whose `state` the caller
+/// has already matched and consumed) and builds the session.
+pub fn establish(
+    response: TokenResponse,
+    transaction: &Transaction,
+    context: &CallbackContext<'_>,
+) -> Result<Session, OidcError> {
+    let profile = if transaction.response_type.wants_id_token() {
+        let id_token = response
+            .id_token
+            .as_deref()
+            .ok_or(OidcError::MissingIdToken)?;
+        let decoded =
+            jwt::decode::<IdTokenClaims>(id_token).map_err(OidcError::MalformedIdToken)?;
+        let nonce = transaction.nonce.as_deref().unwrap_or_default();
+        Some(claims::validate(
+            &decoded.claims,
+            &Expected {
+                issuer: context.issuer,
+                client_id: context.client_id,
+                nonce,
+                now: context.now_ms / 1000.0,
+                leeway: context.leeway_secs,
+            },
+        )?)
+    } else {
+        None
+    };
+    let scopes = response
+        .scope
+        .as_deref()
+        .unwrap_or(context.requested_scope)
+        .split_ascii_whitespace()
+        .map(str::to_string)
+        .collect();
+    Ok(Session {
+        expires_at: (context.now_ms as u64)
+            .saturating_add(response.expires_in.saturating_mul(1000)),
+        access_token: response.access_token,
+        id_token: response.id_token.filter(|_| profile.is_some()),
+        scopes,
+        profile,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::authorize::ResponseType;
+    use crate::oidc::base64url;
+
+    const NOW_MS: f64 = 1_800_000_000_000.0;
+
+    fn id_token(claims: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            base64url::encode(br#"{"alg":"RS256","kid":"k"}"#),
+            base64url::encode(claims.as_bytes()),
+            base64url::encode(b"signature")
+        )
+    }
+
+    fn transaction(response_type: ResponseType) -> Transaction {
+        Transaction {
+            state: "s".into(),
+            nonce: Some("n".into()),
+            response_type,
+            return_to: "/appointments".into(),
+            created_at: NOW_MS,
+        }
+    }
+
+    fn context() -> CallbackContext<'static> {
+        CallbackContext {
+            issuer: "https://t.example/",
+            client_id: "c",
+            requested_scope: "openid read:appointments",
+            now_ms: NOW_MS,
+            leeway_secs: 60.0,
+        }
+    }
+
+    fn response(id_token: Option<String>, scope: Option<&str>) -> TokenResponse {
+        TokenResponse {
+            access_token: "at".into(),
+            id_token,
+            expires_in: 7200,
+            scope: scope.map(str::to_string),
+            state: Some("s".into()),
+        }
+    }
+
+    #[test]
+    fn establishes_a_session_from_a_valid_response() {
+        let token = id_token(
+            r#"{"iss":"https://t.example/","aud":"c","sub":"u1","exp":1800003600,"iat":1800000000,"nonce":"n","name":"Ann"}"#,
+        );
+        let session = establish(
+            response(
+                Some(token),
+                Some("openid read:appointments create:appointments"),
+            ),
+            &transaction(ResponseType::IdTokenToken),
+            &context(),
+        )
+        .expect("valid");
+        assert_eq!(session.expires_at, 1_800_007_200_000);
+        assert!(session.has_scope("create:appointments"));
+        assert_eq!(session.profile.as_ref().map(|p| p.sub.as_str()), Some("u1"));
+        assert!(!session.is_expired(NOW_MS));
+        assert!(session.is_expired(1_800_007_200_000.0));
+    }
+
+    #[test]
+    fn missing_or_bad_id_tokens_fail() {
+        let tx = transaction(ResponseType::IdTokenToken);
+        assert_eq!(
+            establish(response(None, None), &tx, &context()),
+            Err(OidcError::MissingIdToken)
+        );
+        let garbage = establish(response(Some("x.y".into()), None), &tx, &context());
+        assert_eq!(
+            garbage.map_err(|e| e.code().to_string()),
+            Err("id_token_malformed".into())
+        );
+        let wrong_nonce = id_token(
+            r#"{"iss":"https://t.example/","aud":"c","sub":"u1","exp":1800003600,"iat":1800000000,"nonce":"other"}"#,
+        );
+        assert_eq!(
+            establish(response(Some(wrong_nonce), None), &tx, &context()),
+            Err(OidcError::NonceMismatch)
+        );
+    }
+
+    #[test]
+    fn token_only_sessions_have_no_profile_and_default_to_the_requested_scopes() {
+        let session = establish(
+            response(None, None),
+            &transaction(ResponseType::Token),
+            &context(),
+        )
+        .expect("valid");
+        assert_eq!(session.profile, None);
+        assert_eq!(session.scopes, ["openid", "read:appointments"]);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let session = establish(
+            response(None, None),
+            &transaction(ResponseType::Token),
+            &context(),
+        )
+        .expect("valid");
+        assert!(!format!("{session:?}").contains("\"at\""));
+    }
+}

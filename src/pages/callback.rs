@@ -1,0 +1,67 @@
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::auth::use_auth;
+use crate::browser::location;
+use crate::components::{ErrorPanel, Loading};
+use crate::oidc::OidcError;
+use crate::routes::Route;
+
+/// `/callback`: where the tenant sends the browser back with tokens in the fragment.
+#[function_component(CallbackPage)]
+pub fn callback_page() -> Html {
+    let auth = use_auth();
+    let navigator = use_navigator();
+    let failure = use_state(|| None::<OidcError>);
+    {
+        let auth = auth.clone();
+        let failure = failure.clone();
+        use_effect_with((), move |_| {
+            // The fragment was already moved out of the address bar at start-up.
+            let outcome = match location::take_captured_fragment() {
+                Some(fragment) => auth.complete_sign_in(&fragment),
+                None => Err(OidcError::MalformedResponse(
+                    "the address has no sign-in response after `#` (was this page reloaded?)"
+                        .into(),
+                )),
+            };
+            match outcome {
+                Ok(return_to) => {
+                    if let Some(navigator) = navigator {
+                        navigator
+                            .replace(&Route::recognize(&return_to).unwrap_or(Route::Appointments));
+                    }
+                }
+                Err(error) => failure.set(Some(error)),
+            }
+        });
+    }
+
+    let Some(error) = &*failure else {
+        return html! { <Loading label="Checking the sign-in response…" /> };
+    };
+    let try_again = {
+        let auth = auth.clone();
+        Callback::from(move |_: MouseEvent| {
+            let _ = auth.login(None);
+        })
+    };
+    let detail = match error {
+        OidcError::AuthorizationServer {
+            description: Some(d),
+            ..
+        } => Some(AttrValue::from(format!("The tenant said: {d}"))),
+        _ => None,
+    };
+    html! {
+        <ErrorPanel
+            title="Sign-in failed"
+            message={error.explanation()}
+            code={AttrValue::from(error.code().to_string())}
+            {detail}
+        >
+            <button type="button" class="button primary" id="try-again" onclick={try_again}>{ "Try again" }</button>
+            <Link<Route> to={Route::Login} classes="button secondary">{ "Back to the start page" }</Link<Route>>
+        </ErrorPanel>
+    }
+}

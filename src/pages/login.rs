@@ -1,0 +1,61 @@
+use serde::{Deserialize, Serialize};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::auth::use_auth;
+use crate::components::ErrorPanel;
+use crate::routes::Route;
+
+/// `/?return_to=/appointments`: where a signed-out visitor was going.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoginQuery {
+    pub return_to: Option<String>,
+}
+
+#[function_component(LoginPage)]
+pub fn login_page() -> Html {
+    let auth = use_auth();
+    let location = use_location();
+    let error = use_state(|| None::<String>);
+    let return_to = location
+        .and_then(|l| l.query::<LoginQuery>().ok())
+        .and_then(|q| q.return_to);
+
+    if auth.session().is_some() {
+        return html! {
+            <section class="panel">
+                <h1>{ "You are signed in" }</h1>
+                <Link<Route> to={Route::Appointments} classes="button">{ "View my appointments" }</Link<Route>>
+            </section>
+        };
+    }
+
+    let sign_in = {
+        let auth = auth.clone();
+        let error = error.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Err(e) = auth.login(return_to.as_deref()) {
+                error.set(Some(e.to_string()));
+            }
+        })
+    };
+    let config = &auth.tenant.config;
+    html! {
+        <section class="panel">
+            <h1>{ "Sign in to see your appointments" }</h1>
+            <p>
+                { "Signing in takes you to " }<strong>{ config.domain.host_str().unwrap_or_default().to_string() }</strong>
+                { ", where you enter your credentials. It sends you back here with an access token for the appointments API; this app checks it before using it." }
+            </p>
+            if !config.response_type.wants_id_token() {
+                <p class="note warning" role="note">
+                    { "This app is configured with response_type=token: without an ID token it cannot detect an access token injected into the redirect (RFC 9700 §4.6). Use “id_token token” unless you have a reason not to." }
+                </p>
+            }
+            <button type="button" class="button primary" id="sign-in" onclick={sign_in}>{ "Sign in" }</button>
+            if let Some(message) = &*error {
+                <ErrorPanel title="Sign-in could not start" message={message.clone()} />
+            }
+        </section>
+    }
+}

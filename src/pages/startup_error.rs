@@ -1,0 +1,48 @@
+use yew::prelude::*;
+
+use crate::app::StartupError;
+use crate::browser::location;
+use crate::components::ErrorPanel;
+use crate::config::ConfigError;
+
+/// Shown instead of the app when it cannot start: never a blank page.
+#[derive(Properties, PartialEq)]
+pub struct StartupErrorProps {
+    pub error: StartupError,
+}
+
+#[function_component(StartupErrorPage)]
+pub fn startup_error_page(props: &StartupErrorProps) -> Html {
+    let (title, message, code, hint) = match &props.error {
+        StartupError::Config(error) => (
+            "The app's configuration is not valid",
+            error.to_string(),
+            match error {
+                ConfigError::Field { field, .. } => format!("config_invalid:{field}"),
+                ConfigError::NotJson(_) => "config_not_json".into(),
+                ConfigError::Unavailable(_) => "config_unavailable".into(),
+            },
+            "Fix config.json next to index.html (the README lists every field), then reload this page.",
+        ),
+        StartupError::TenantUnreachable { url } => (
+            "The sign-in server is not reachable",
+            format!("No answer from {url}."),
+            "tenant_unreachable".into(),
+            "Check that the tenant in config.json is running and reachable from this browser, then reload.",
+        ),
+        StartupError::Discovery(error) => (
+            "The sign-in server's configuration is not usable",
+            error.to_string(),
+            "discovery_invalid".into(),
+            "Check `domain` in config.json: it must be the tenant's own domain.",
+        ),
+    };
+    let reload = Callback::from(|_: MouseEvent| location::reload());
+    html! {
+        <main class="page" id="main">
+            <ErrorPanel title={title} message={message} code={AttrValue::from(code)} detail={AttrValue::from(hint)}>
+                <button type="button" class="button primary" onclick={reload}>{ "Reload" }</button>
+            </ErrorPanel>
+        </main>
+    }
+}
