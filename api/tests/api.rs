@@ -1,0 +1,937 @@
+//! The API in-process on a free port, against a test issuer (JWKS and discovery)
+//! on another free port, spoken to over HTTP with reqwest.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use appointments_api::{Database, RunningApi, Settings, StartupError};
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+
+const AUDIENCE: &str = "appointments:api";
+const ORIGIN: &str = "http://localhost:8080";
+
+// ---------------------------------------------------------------- keys
+
+struct TestKey {
+    encoding: EncodingKey,
+    public_pem: String,
+    n: String,
+    e: String,
+}
+
+impl TestKey {
+    fn generate() -> TestKey {
+        let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key");
+        let pkcs8: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8");
+        let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
+            .expect("encoding key");
+        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI");
+        let jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap())
+                .unwrap();
+        TestKey {
+            encoding,
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            n: jwk["n"].as_str().unwrap().to_string(),
+            e: jwk["e"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn jwk(&self, kid: &str) -> Value {
+        json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": self.n, "e": self.e })
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The issuer's signing key (kid `key-1`, published from the start).
+static KEY: LazyLock<TestKey> = LazyLock::new(TestKey::generate);
+/// A second key: published later (rotation) or never (unknown key).
+static OTHER_KEY: LazyLock<TestKey> = LazyLock::new(TestKey::generate);
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn sign(key: &TestKey, kid: Option<&str>, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = kid.map(str::to_string);
+    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+}
+
+// ---------------------------------------------------------------- test issuer
+
+#[derive(Clone)]
+struct IssuerState {
+    issuer: String,
+    keys: Arc<Mutex<Vec<Value>>>,
+    jwks_hits: Arc<AtomicUsize>,
+    discovery: bool,
+}
+
+struct TestIssuer {
+    state: IssuerState,
+}
+
+impl TestIssuer {
+    /// Serves discovery (pointing at `/custom/jwks`) when `discovery`, and the JWKS at
+    /// both `/custom/jwks` and `/.well-known/jwks.json`.
+    async fn start(discovery: bool) -> TestIssuer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}/", listener.local_addr().unwrap());
+        let state = IssuerState {
+            issuer,
+            keys: Arc::new(Mutex::new(vec![KEY.jwk("key-1")])),
+            jwks_hits: Arc::new(AtomicUsize::new(0)),
+            discovery,
+        };
+        async fn jwks(State(s): State<IssuerState>) -> Json<Value> {
+            s.jwks_hits.fetch_add(1, Ordering::SeqCst);
+            Json(json!({ "keys": s.keys.lock().unwrap().clone() }))
+        }
+        async fn openid(State(s): State<IssuerState>) -> Result<Json<Value>, StatusCode> {
+            if !s.discovery {
+                return Err(StatusCode::NOT_FOUND);
+            }
+            Ok(Json(
+                json!({ "issuer": s.issuer, "jwks_uri": format!("{}custom/jwks", s.issuer) }),
+            ))
+        }
+        let router = Router::new()
+            .route("/.well-known/jwks.json", get(jwks))
+            .route("/custom/jwks", get(jwks))
+            .route("/.well-known/openid-configuration", get(openid))
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        TestIssuer { state }
+    }
+
+    fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    fn hits(&self) -> usize {
+        self.state.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    fn claims(&self, sub: &str, scope: &str) -> Value {
+        json!({
+            "iss": self.issuer(),
+            "sub": sub,
+            "aud": [AUDIENCE, format!("{}userinfo", self.issuer())],
+            "iat": now(),
+            "exp": now() + 3600,
+            "scope": scope,
+        })
+    }
+
+    fn token(&self, sub: &str, scope: &str) -> String {
+        sign(&KEY, Some("key-1"), &self.claims(sub, scope))
+    }
+}
+
+// ---------------------------------------------------------------- harness
+
+struct Env {
+    issuer: TestIssuer,
+    api: RunningApi,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn start() -> Env {
+        Env::start_with(true, |_| {}).await
+    }
+
+    async fn start_with(discovery: bool, configure: impl FnOnce(&mut Settings)) -> Env {
+        let issuer = TestIssuer::start(discovery).await;
+        let mut settings = Settings::new(issuer.issuer(), AUDIENCE);
+        configure(&mut settings);
+        let api = appointments_api::spawn(settings).await.expect("API starts");
+        Env {
+            issuer,
+            api,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api.base_url())
+    }
+
+    fn get(&self) -> RequestBuilder {
+        self.http.get(self.url("/api/appointments"))
+    }
+
+    fn post(&self) -> RequestBuilder {
+        self.http.post(self.url("/api/appointments"))
+    }
+
+    async fn list(&self, token: &str) -> Vec<Value> {
+        let response = self.get().bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    async fn create(&self, token: &str, body: Value) -> reqwest::Response {
+        self.post()
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// `Bearer k="v", k="v"` → map (no escapes: our values never contain quotes).
+fn challenge_params(value: &str) -> HashMap<String, String> {
+    let rest = value.strip_prefix("Bearer ").expect("Bearer challenge");
+    let mut params = HashMap::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once("=\"").expect("key=\"value\"");
+        let (val, after) = after.split_once('"').expect("closing quote");
+        params.insert(key.trim().to_string(), val.to_string());
+        rest = after.trim_start_matches(',').trim();
+    }
+    params
+}
+
+fn appointment(title: &str, start: &str, end: &str) -> Value {
+    json!({ "title": title, "start": start, "end": end })
+}
+
+// ---------------------------------------------------------------- bad requests
+
+#[tokio::test]
+async fn bad_requests_get_rfc6750_errors() {
+    let env = Env::start().await;
+    let iss = env.issuer.issuer().to_string();
+    let good = env.issuer.token("auth0|alice", "read:appointments");
+
+    let claims = |f: &dyn Fn(&mut Value)| {
+        let mut c = env.issuer.claims("auth0|alice", "read:appointments");
+        f(&mut c);
+        c
+    };
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": "key-1"})),
+        b64(&claims(&|_| {}))
+    );
+    let hs256_with_public_key = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("key-1".into());
+        let secret = EncodingKey::from_secret(KEY.public_pem.as_bytes());
+        jsonwebtoken::encode(&header, &claims(&|_| {}), &secret).unwrap()
+    };
+    let with_alg = |alg: Algorithm| {
+        let mut header = Header::new(alg);
+        header.kid = Some("key-1".into());
+        jsonwebtoken::encode(&header, &claims(&|_| {}), &KEY.encoding).unwrap()
+    };
+    let flipped_signature = {
+        let (signed, sig) = good.rsplit_once('.').unwrap();
+        let mut sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        sig[10] ^= 0x01;
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let unknown_key = sign(&OTHER_KEY, Some("not-published"), &claims(&|_| {}));
+    let tok = |f: &dyn Fn(&mut Value)| sign(&KEY, Some("key-1"), &claims(f));
+    let wrong_iss = tok(&|c| c["iss"] = json!("https://evil.example.com/"));
+    let no_slash_iss = tok(&|c| c["iss"] = json!(iss.trim_end_matches('/')));
+    let wrong_aud = tok(&|c| c["aud"] = json!("another:api"));
+    let expired = tok(&|c| c["exp"] = json!(now() - 3600));
+    let not_yet = tok(&|c| c["nbf"] = json!(now() + 3600));
+    let no_exp = tok(&|c| {
+        c.as_object_mut().unwrap().remove("exp");
+    });
+    let no_scope = tok(&|c| {
+        c.as_object_mut().unwrap().remove("scope");
+    });
+    let other_scope = tok(&|c| c["scope"] = json!("openid profile create:appointments"));
+
+    struct Case {
+        name: &'static str,
+        request: RequestBuilder,
+        status: StatusCode,
+        /// `None`: the bare `Bearer realm="appointments"` challenge.
+        error: Option<&'static str>,
+        scope: Option<&'static str>,
+        body_error: &'static str,
+    }
+    let case = |name, request, status, error: Option<&'static str>| Case {
+        name,
+        request,
+        status,
+        error,
+        scope: None,
+        body_error: error.unwrap_or("unauthorized"),
+    };
+    let bearer = |t: &str| format!("Bearer {t}");
+    let cases = vec![
+        case("no token", env.get(), StatusCode::UNAUTHORIZED, None),
+        case(
+            "Basic scheme",
+            env.get().header(AUTHORIZATION, "Basic dXNlcjpwYXNz"),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "Bearer without token",
+            env.get().header(AUTHORIZATION, "Bearer"),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "two tokens",
+            env.get()
+                .header(AUTHORIZATION, format!("Bearer {good} {good}")),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "invalid characters",
+            env.get().header(AUTHORIZATION, "Bearer abc,def"),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "two Authorization headers",
+            env.get()
+                .header(AUTHORIZATION, bearer(&good))
+                .header(AUTHORIZATION, bearer(&good)),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "header and query",
+            env.http
+                .get(env.url(&format!("/api/appointments?access_token={good}")))
+                .bearer_auth(&good),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "query only",
+            env.http
+                .get(env.url(&format!("/api/appointments?access_token={good}"))),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "header and form body",
+            env.post()
+                .bearer_auth(&good)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(format!("access_token={good}")),
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+        ),
+        case(
+            "not a JWT",
+            env.get().bearer_auth("abc.def"),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "alg none",
+            env.get().bearer_auth(&alg_none),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "HS256 with the public key as secret",
+            env.get().bearer_auth(&hs256_with_public_key),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "RS384",
+            env.get().bearer_auth(with_alg(Algorithm::RS384)),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "PS256",
+            env.get().bearer_auth(with_alg(Algorithm::PS256)),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "wrong signature",
+            env.get().bearer_auth(&flipped_signature),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "unknown key",
+            env.get().bearer_auth(&unknown_key),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "wrong iss",
+            env.get().bearer_auth(&wrong_iss),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "iss without trailing slash",
+            env.get().bearer_auth(&no_slash_iss),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "wrong aud",
+            env.get().bearer_auth(&wrong_aud),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "expired",
+            env.get().bearer_auth(&expired),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "not yet valid",
+            env.get().bearer_auth(&not_yet),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        case(
+            "missing exp",
+            env.get().bearer_auth(&no_exp),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
+        Case {
+            scope: Some("read:appointments"),
+            ..case(
+                "no scope",
+                env.get().bearer_auth(&no_scope),
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+            )
+        },
+        Case {
+            scope: Some("read:appointments"),
+            ..case(
+                "other scopes",
+                env.get().bearer_auth(&other_scope),
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+            )
+        },
+        Case {
+            scope: Some("create:appointments"),
+            ..case(
+                "read scope POSTing",
+                env.post().bearer_auth(&good).json(&appointment(
+                    "x",
+                    "2030-01-01T10:00:00Z",
+                    "2030-01-01T11:00:00Z",
+                )),
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+            )
+        },
+    ];
+
+    let tokens = [
+        &good,
+        &alg_none,
+        &hs256_with_public_key,
+        &flipped_signature,
+        &wrong_iss,
+    ];
+    for case in cases {
+        let name = case.name;
+        let response = case.request.send().await.unwrap();
+        assert_eq!(response.status(), case.status, "{name}");
+        let challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .unwrap_or_else(|| panic!("{name}: no WWW-Authenticate"))
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], case.body_error, "{name}: {body}");
+        let description = body["error_description"]
+            .as_str()
+            .expect("error_description");
+        assert!(!description.is_empty(), "{name}");
+        for t in tokens {
+            assert!(
+                !body.to_string().contains(t.as_str()),
+                "{name}: token echoed"
+            );
+        }
+        match case.error {
+            None => assert_eq!(challenge, "Bearer realm=\"appointments\"", "{name}"),
+            Some(error) => {
+                let params = challenge_params(&challenge);
+                assert_eq!(params["realm"], "appointments", "{name}: {challenge}");
+                assert_eq!(params["error"], error, "{name}: {challenge}");
+                assert_eq!(params["error_description"], description, "{name}");
+                assert_eq!(
+                    params.get("scope").map(String::as_str),
+                    case.scope,
+                    "{name}"
+                );
+            }
+        }
+    }
+    // One fetch for the first key lookup; the unknown kid came within the
+    // re-fetch interval, so no more.
+    assert_eq!(env.issuer.hits(), 1);
+}
+
+#[tokio::test]
+async fn unknown_kid_refetches_at_most_once_and_concurrent_requests_share_a_fetch() {
+    let env = Env::start_with(true, |s| {
+        s.jwks_min_refetch_interval = Duration::from_secs(60)
+    })
+    .await;
+    let good = env.issuer.token("auth0|alice", "read:appointments");
+    let unknown = sign(
+        &OTHER_KEY,
+        Some("key-9"),
+        &env.issuer.claims("auth0|alice", "read:appointments"),
+    );
+
+    let requests = (0..6).map(|i| {
+        let token = if i % 2 == 0 {
+            good.clone()
+        } else {
+            unknown.clone()
+        };
+        env.get().bearer_auth(token).send()
+    });
+    let statuses: Vec<StatusCode> = futures_join_all(requests).await;
+    for (i, status) in statuses.iter().enumerate() {
+        let expected = if i % 2 == 0 {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(*status, expected, "request {i}");
+    }
+    // The first fetch may come before or after an unknown kid is seen; either way
+    // at most one re-fetch.
+    assert!(env.issuer.hits() <= 2, "{} fetches", env.issuer.hits());
+    let before = env.issuer.hits();
+    for _ in 0..3 {
+        let r = env.get().bearer_auth(&unknown).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(env.issuer.hits(), before, "re-fetch is rate-limited");
+}
+
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<StatusCode>
+where
+    F: std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap().unwrap().status());
+    }
+    out
+}
+
+#[tokio::test]
+async fn jwks_unreachable_is_503_not_401() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let issuer = format!("http://{closed}/");
+    let mut settings = Settings::new(&issuer, AUDIENCE);
+    settings.database = Database::Memory;
+    let api = appointments_api::spawn(settings).await.unwrap();
+    let claims = json!({"iss": issuer, "aud": AUDIENCE, "sub": "a", "exp": now() + 60, "scope": "read:appointments"});
+    let token = sign(&KEY, Some("key-1"), &claims);
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/appointments", api.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    api.shutdown().await;
+}
+
+// ---------------------------------------------------------------- good path
+
+#[tokio::test]
+async fn new_user_gets_sorted_sample_appointments() {
+    let env = Env::start().await;
+    let token = env.issuer.token("auth0|alice", "openid read:appointments");
+    let list = env.list(&token).await;
+    assert_eq!(list.len(), 3, "{list:?}");
+    let starts: Vec<&str> = list.iter().map(|a| a["start"].as_str().unwrap()).collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted);
+    for a in &list {
+        assert!(a["id"].as_str().is_some_and(|id| id.len() == 32));
+        assert!(a["title"].is_string() && a["end"].is_string());
+        assert!(a["location"].is_string() || a["location"].is_null());
+    }
+    assert!(list.iter().any(|a| a["title"] == "Dental check-up"));
+    // Seeded once only.
+    assert_eq!(env.list(&token).await, list);
+
+    // Auth0's `permissions` array works as well as `scope`; no kid with one key works.
+    let mut claims = env.issuer.claims("auth0|alice", "");
+    claims["permissions"] = json!(["read:appointments"]);
+    assert_eq!(env.list(&sign(&KEY, None, &claims)).await, list);
+
+    // A token expired within the leeway is still fine.
+    let mut claims = env.issuer.claims("auth0|alice", "read:appointments");
+    claims["exp"] = json!(now() - 5);
+    assert_eq!(env.list(&sign(&KEY, Some("key-1"), &claims)).await, list);
+}
+
+#[tokio::test]
+async fn no_sample_data_gives_an_empty_list() {
+    let env = Env::start_with(true, |s| s.sample_data = false).await;
+    let token = env.issuer.token("auth0|alice", "read:appointments");
+    assert_eq!(env.list(&token).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn post_creates_and_users_are_isolated() {
+    let env = Env::start().await;
+    let alice = env
+        .issuer
+        .token("auth0|alice", "read:appointments create:appointments");
+    let bob = env
+        .issuer
+        .token("auth0|bob", "read:appointments create:appointments");
+
+    let response = env
+        .create(
+            &alice,
+            json!({"title": " Vet visit ", "start": "2030-05-01T10:00:00+02:00",
+                   "end": "2030-05-01T11:00:00+02:00", "location": "Main St 1", "extra": 1}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/appointments/{}", created["id"].as_str().unwrap())
+    );
+    assert_eq!(created["title"], "Vet visit");
+    assert_eq!(created["start"], "2030-05-01T08:00:00Z");
+    assert_eq!(created["end"], "2030-05-01T09:00:00Z");
+    assert_eq!(created["location"], "Main St 1");
+
+    let alice_list = env.list(&alice).await;
+    assert_eq!(alice_list.len(), 4);
+    assert_eq!(
+        alice_list.last().unwrap(),
+        &created,
+        "sorted by start: 2030 is last"
+    );
+
+    let r = env
+        .create(
+            &bob,
+            appointment("Bob's", "2029-01-01T00:00:00Z", "2029-01-01T01:00:00Z"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bobs: Value = r.json().await.unwrap();
+    assert_eq!(bobs["location"], Value::Null);
+    let bob_list = env.list(&bob).await;
+    assert_eq!(bob_list.len(), 4);
+    for a in &alice_list {
+        assert!(!bob_list.contains(a), "bob sees alice's {a}");
+    }
+    assert!(!env.list(&alice).await.contains(&bobs));
+}
+
+#[tokio::test]
+async fn post_validation_names_the_bad_field() {
+    let env = Env::start().await;
+    let token = env.issuer.token("auth0|carol", "create:appointments");
+    let (s, e) = ("2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let long = "x".repeat(201);
+    let cases: Vec<(&str, String)> = vec![
+        ("body", "not json".into()),
+        ("body", "[1,2]".into()),
+        ("body", "\"x\"".into()),
+        ("title", json!({"start": s, "end": e}).to_string()),
+        (
+            "title",
+            json!({"title": "  ", "start": s, "end": e}).to_string(),
+        ),
+        (
+            "title",
+            json!({"title": 5, "start": s, "end": e}).to_string(),
+        ),
+        (
+            "title",
+            json!({"title": long, "start": s, "end": e}).to_string(),
+        ),
+        (
+            "start",
+            json!({"title": "t", "start": "tomorrow", "end": e}).to_string(),
+        ),
+        ("start", json!({"title": "t", "end": e}).to_string()),
+        (
+            "end",
+            json!({"title": "t", "start": s, "end": "2030-01-01"}).to_string(),
+        ),
+        (
+            "end",
+            json!({"title": "t", "start": s, "end": s}).to_string(),
+        ),
+        (
+            "end",
+            json!({"title": "t", "start": e, "end": s}).to_string(),
+        ),
+        (
+            "location",
+            json!({"title": "t", "start": s, "end": e, "location": long}).to_string(),
+        ),
+        (
+            "location",
+            json!({"title": "t", "start": s, "end": e, "location": 3}).to_string(),
+        ),
+    ];
+    for (field, body) in cases {
+        let response = env
+            .post()
+            .bearer_auth(&token)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "invalid_appointment", "{body}");
+        assert_eq!(error["field"], field, "{body}: {error}");
+        assert!(error["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()));
+    }
+
+    let huge = json!({"title": "t", "start": s, "end": e, "location": "y".repeat(17 * 1024)});
+    let response = env.create(&token, huge).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn cors_preflight_and_error_responses() {
+    let env = Env::start().await;
+    let preflight = |origin: &str| {
+        env.http
+            .request(reqwest::Method::OPTIONS, env.url("/api/appointments"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight(ORIGIN).await.unwrap();
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(ok.headers()["access-control-allow-origin"], ORIGIN);
+    let allowed = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    let methods = ok.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        methods.contains("GET") && methods.contains("POST"),
+        "{methods}"
+    );
+
+    let other = preflight("http://evil.example.com").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // The SPA can read auth errors: CORS headers on a 401 too.
+    let r = env.get().header("origin", ORIGIN).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["access-control-allow-origin"], ORIGIN);
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+
+    let token = env.issuer.token("auth0|alice", "read:appointments");
+    let r = env
+        .get()
+        .header("origin", ORIGIN)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["access-control-allow-origin"], ORIGIN);
+}
+
+#[tokio::test]
+async fn key_rotation_new_kid_is_accepted_after_refetch() {
+    let env = Env::start_with(true, |s| s.jwks_min_refetch_interval = Duration::ZERO).await;
+    let old = env.issuer.token("auth0|alice", "read:appointments");
+    env.list(&old).await;
+    assert_eq!(env.issuer.hits(), 1);
+
+    env.issuer
+        .state
+        .keys
+        .lock()
+        .unwrap()
+        .push(OTHER_KEY.jwk("key-2"));
+    let new = sign(
+        &OTHER_KEY,
+        Some("key-2"),
+        &env.issuer.claims("auth0|alice", "read:appointments"),
+    );
+    assert_eq!(env.list(&new).await.len(), 3);
+    assert_eq!(env.issuer.hits(), 2);
+    // Both keys now known: no more fetches.
+    env.list(&old).await;
+    env.list(&new).await;
+    assert_eq!(env.issuer.hits(), 2);
+}
+
+#[tokio::test]
+async fn jwks_location_without_discovery_and_explicit() {
+    // No discovery document: <issuer>.well-known/jwks.json.
+    let env = Env::start_with(false, |_| {}).await;
+    let token = env.issuer.token("auth0|alice", "read:appointments");
+    assert_eq!(env.list(&token).await.len(), 3);
+    assert_eq!(env.issuer.hits(), 1);
+
+    // Explicit jwks_uri.
+    let issuer = TestIssuer::start(false).await;
+    let mut settings = Settings::new(issuer.issuer(), AUDIENCE);
+    settings.jwks_uri = Some(format!("{}custom/jwks", issuer.issuer()).parse().unwrap());
+    let api = appointments_api::spawn(settings).await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/appointments", api.base_url()))
+        .bearer_auth(issuer.token("auth0|alice", "read:appointments"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(issuer.hits(), 1);
+}
+
+#[tokio::test]
+async fn healthz_needs_no_token() {
+    let env = Env::start().await;
+    let r = env.http.get(env.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(env.issuer.hits(), 0);
+}
+
+#[tokio::test]
+async fn bad_database_path_is_a_startup_error() {
+    let mut settings = Settings::new("http://127.0.0.1:1/", AUDIENCE);
+    settings.database = Database::Path("/nonexistent-dir/sub/appointments.sqlite3".into());
+    match appointments_api::spawn(settings).await {
+        Err(StartupError::Database(message)) => {
+            assert!(
+                message.contains("/nonexistent-dir/sub/appointments.sqlite3"),
+                "{message}"
+            )
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("started with a bad database path"),
+    }
+}
+
+#[tokio::test]
+async fn file_database_persists_across_restarts() {
+    let dir = std::env::temp_dir().join(format!("appointments-api-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite3");
+    let _ = std::fs::remove_file(&path);
+    let issuer = TestIssuer::start(true).await;
+    let token = issuer.token("auth0|dave", "read:appointments create:appointments");
+    let start = |path: std::path::PathBuf| {
+        let mut settings = Settings::new(issuer.issuer(), AUDIENCE);
+        settings.database = Database::Path(path);
+        appointments_api::spawn(settings)
+    };
+    let http = reqwest::Client::new();
+    let api = start(path.clone()).await.unwrap();
+    let r = http
+        .post(format!("{}/api/appointments", api.base_url()))
+        .bearer_auth(&token)
+        .json(&appointment(
+            "Kept",
+            "2031-01-01T10:00:00Z",
+            "2031-01-01T11:00:00Z",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    api.shutdown().await;
+
+    let api = start(path.clone()).await.unwrap();
+    let list: Vec<Value> = http
+        .get(format!("{}/api/appointments", api.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 4);
+    assert!(list.iter().any(|a| a["title"] == "Kept"));
+    api.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
