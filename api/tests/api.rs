@@ -935,3 +935,140 @@ async fn file_database_persists_across_restarts() {
     api.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------- the binary
+
+const BIN: &str = env!("CARGO_BIN_EXE_appointments-api");
+
+#[test]
+fn binary_help_and_bad_flags() {
+    let help = std::process::Command::new(BIN)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--issuer",
+        "--audience",
+        "--jwks-uri",
+        "--bind",
+        "--allowed-origins",
+        "--database",
+        "--no-sample-data",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help");
+    }
+
+    let bad = std::process::Command::new(BIN)
+        .args(["--issuer", "https://dev-abc.us.auth0.com"])
+        .env_remove("AUTH0_ISSUER")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--issuer") && err.contains("must end with '/'"),
+        "{err}"
+    );
+
+    let unknown = std::process::Command::new(BIN)
+        .arg("--verbose")
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn binary_serves_logs_without_tokens_and_stops_on_sigint() {
+    use std::io::BufRead;
+    let issuer = TestIssuer::start(true).await;
+    let child = std::process::Command::new(BIN)
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--database",
+            ":memory:",
+            "--issuer",
+            issuer.issuer(),
+        ])
+        .env_remove("ALLOWED_ORIGINS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // Stop the server even if an assertion fails.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(child);
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut output = Vec::new();
+    let mut wait_for = |needle: &str| -> String {
+        loop {
+            let line = lines_rx
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no line containing {needle:?}; got {output:?}"));
+            output.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    };
+    let banner = wait_for("listening on");
+    assert!(
+        banner.contains(issuer.issuer()) && banner.contains(AUDIENCE),
+        "{banner}"
+    );
+    let base = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap();
+
+    let token = issuer.token("auth0|erin", "read:appointments");
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{base}/api/appointments?access_token={token}&x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    wait_for("GET /api/appointments 400");
+    let r = http
+        .get(format!("{base}/api/appointments"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let line = wait_for("GET /api/appointments 200");
+    assert!(line.contains("sub=auth0|erin"), "{line}");
+
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for("stopped");
+    assert!(child.0.wait().unwrap().success());
+    let all = output.join("\n");
+    assert!(
+        !all.contains(&token) && !all.contains("access_token"),
+        "{all}"
+    );
+    let (_, signature) = token.rsplit_once('.').unwrap();
+    assert!(!all.contains(signature));
+}
