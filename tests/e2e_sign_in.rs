@@ -1,0 +1,145 @@
+//! The sign-in flow end to end, in headless Chromium: the SPA, dev-tenant and
+//! appointments-api, each on a free port. Needs the built app (`SPA_DIST_DIR`, built by
+//! `cargo xtask test`) and chromedriver (`CHROMEDRIVER`).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use support::{click, sign_in_at_tenant, text_of, wait_until, CurrentUrl, Stack, ALICE};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_lands_on_the_appointments_list_with_no_token_in_the_address_bar() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+
+    browser
+        .goto(&format!("{}/", stack.spa))
+        .await
+        .expect("open the app");
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+
+    let list = text_of(&browser, "#appointments-list").await;
+    assert!(
+        list.contains("Dental check-up"),
+        "seeded appointments are listed: {list}"
+    );
+    assert_eq!(text_of(&browser, ".user-name").await, "Alice Example");
+    let url = browser.current_url_string().await;
+    assert_eq!(
+        url,
+        format!("{}/appointments", stack.spa),
+        "no fragment, no token"
+    );
+
+    // Back must not reach an address with a token in it.
+    browser.back().await.expect("back");
+    wait_until("Back left the SPA's callback entry", || async {
+        !browser
+            .current_url_string()
+            .await
+            .starts_with(&format!("{}/appointments", stack.spa))
+    })
+    .await;
+    let previous = browser.current_url_string().await;
+    assert!(
+        !previous.contains("access_token") && !previous.contains("id_token"),
+        "{previous}"
+    );
+
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deep_link_while_signed_out_returns_there_after_sign_in() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+
+    browser
+        .goto(&format!("{}/appointments", stack.spa))
+        .await
+        .expect("open the deep link");
+    wait_until("the login page asks to sign in", || async {
+        browser
+            .current_url_string()
+            .await
+            .contains("return_to=%2Fappointments")
+    })
+    .await;
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+
+    text_of(&browser, "#appointments-list").await;
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/appointments", stack.spa)
+    );
+
+    // Sign out, then the same deep link again: back to sign-in, and back here after.
+    click(&browser, ".site-header button").await;
+    text_of(&browser, "#sign-in").await;
+    browser
+        .goto(&format!("{}/appointments", stack.spa))
+        .await
+        .expect("deep link");
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    text_of(&browser, "#appointments-list").await;
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/appointments", stack.spa)
+    );
+
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_at_the_tenant_shows_the_error_screen_and_stores_nothing() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+
+    browser
+        .goto(&format!("{}/", stack.spa))
+        .await
+        .expect("open the app");
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "deny").await;
+
+    let error = text_of(&browser, "[role=alert]").await;
+    assert!(error.contains("Sign-in failed"), "{error}");
+    assert!(
+        error.contains("access_denied"),
+        "the error code is shown: {error}"
+    );
+    text_of(&browser, "#try-again").await;
+    let url = browser.current_url_string().await;
+    assert!(!url.contains('#'), "the fragment is cleared: {url}");
+    let stored = browser
+        .execute(
+            "return [sessionStorage.getItem('appointments.auth.session'), localStorage.length]",
+            vec![],
+        )
+        .await
+        .expect("read storage");
+    assert_eq!(stored, serde_json::json!([null, 0]), "no session stored");
+
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_config_names_the_field() {
+    let stack = Stack::start_with(|mut config| {
+        config["client_id"] = serde_json::Value::Null;
+        config
+    })
+    .await;
+    let browser = stack.browser().await;
+    browser
+        .goto(&format!("{}/", stack.spa))
+        .await
+        .expect("open the app");
+    let error = text_of(&browser, "[role=alert]").await;
+    assert!(error.contains("configuration is not valid"), "{error}");
+    assert!(error.contains("client_id"), "the field is named: {error}");
+    browser.close().await.expect("close");
+}

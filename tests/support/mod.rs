@@ -1,0 +1,251 @@
+//! The end-to-end stack: dev-tenant, appointments-api and the built `dist/` served with
+//! SPA fallback, each on a free port, and headless Chromium driven over WebDriver.
+
+#![allow(dead_code)] // Each test file uses its own part of this module.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::Router;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tower_http::services::{ServeDir, ServeFile};
+
+pub const WAIT: Duration = Duration::from_secs(30);
+pub const ALICE: (&str, &str) = ("alice@example.com", "alice-password-1");
+
+pub struct Stack {
+    /// `http://127.0.0.1:<port>`, the SPA's origin.
+    pub spa: String,
+    pub tenant: String,
+    pub api: appointments_api::RunningApi,
+    chromedriver: Chromedriver,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Self::start_with(|config| config).await
+    }
+
+    /// Starts everything; `edit` may change the `config.json` the SPA receives.
+    pub async fn start_with(edit: impl Fn(Value) -> Value + Send + Sync + 'static) -> Stack {
+        let spa_listener = bind().await;
+        let tenant_listener = bind().await;
+        let spa = origin(&spa_listener);
+        let tenant = origin(&tenant_listener);
+
+        let issuer = format!("{tenant}/");
+        let mut settings = dev_tenant::Settings::demo(&issuer).expect("dev-tenant settings");
+        for client in &mut settings.tenant.clients {
+            client.callbacks.push(format!("{spa}/callback"));
+            client.logout_urls.push(format!("{spa}/"));
+            client.web_origins.push(spa.clone());
+        }
+        tokio::spawn(dev_tenant::serve(tenant_listener, settings));
+
+        let mut api_settings = appointments_api::Settings::new(issuer, "appointments:api");
+        api_settings.allowed_origins = vec![spa.clone()];
+        let api = appointments_api::spawn(api_settings)
+            .await
+            .expect("appointments-api starts");
+
+        let config = edit(json!({
+            "domain": tenant,
+            "client_id": "appointments-spa",
+            "audience": "appointments:api",
+            "api_base_url": api.base_url(),
+            "scope": "openid profile email read:appointments create:appointments",
+        }));
+        let dist = dist_dir();
+        let index = dist.join("index.html");
+        assert!(
+            index.exists(),
+            "{} is missing: build the app first (`cargo xtask test` does, with trunk)",
+            index.display()
+        );
+        let app = Router::new()
+            .route(
+                "/config.json",
+                get(move || async move { axum::Json(config) }),
+            )
+            .fallback_service(ServeDir::new(&dist).fallback(ServeFile::new(index)));
+        tokio::spawn(async move { axum::serve(spa_listener, app).await });
+
+        Stack {
+            spa,
+            tenant,
+            api,
+            chromedriver: Chromedriver::start().await,
+        }
+    }
+
+    /// A new browser session with a fresh profile: no cookies, no storage.
+    pub async fn browser(&self) -> Client {
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--window-size=1280,900",
+                ]
+            }
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.chromedriver.url)
+            .await
+            .expect("a WebDriver session in headless Chromium")
+    }
+}
+
+fn dist_dir() -> PathBuf {
+    std::env::var_os("SPA_DIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist"))
+}
+
+async fn bind() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.expect("a free port")
+}
+
+fn origin(listener: &TcpListener) -> String {
+    let addr: SocketAddr = listener.local_addr().expect("bound");
+    format!("http://{addr}")
+}
+
+struct Chromedriver {
+    process: Child,
+    url: String,
+}
+
+impl Chromedriver {
+    async fn start() -> Chromedriver {
+        let port = bind().await.local_addr().expect("bound").port();
+        let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let process = Command::new(&program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program} (set CHROMEDRIVER): {e}"));
+        let driver = Chromedriver {
+            process,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        wait_until("chromedriver listens", || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        driver
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Polls `condition` until it holds, failing the test after [`WAIT`].
+pub async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for an element to be present.
+pub async fn find(browser: &Client, css: &str) -> Element {
+    match browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(element) => element,
+        Err(e) => {
+            let url = browser.current_url_string().await;
+            let page = browser.source().await.unwrap_or_default();
+            panic!("no `{css}` on {url} after {WAIT:?}: {e}\n{page:.3000}")
+        }
+    }
+}
+
+/// Waits for an element and returns its text.
+pub async fn text_of(browser: &Client, css: &str) -> String {
+    find(browser, css).await.text().await.expect("element text")
+}
+
+pub async fn click(browser: &Client, css: &str) {
+    find(browser, css).await.click().await.expect("click");
+}
+
+pub trait CurrentUrl {
+    async fn current_url_string(&self) -> String;
+}
+
+impl CurrentUrl for Client {
+    async fn current_url_string(&self) -> String {
+        self.current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// At the tenant: fills the login form if it is shown (no tenant session yet), then
+/// answers the consent screen.
+pub async fn sign_in_at_tenant(
+    browser: &Client,
+    stack: &Stack,
+    (user, password): (&str, &str),
+    consent: &str,
+) {
+    wait_until("the tenant's login or consent page is shown", || async {
+        browser
+            .current_url_string()
+            .await
+            .starts_with(&stack.tenant)
+            && (browser.find(Locator::Css("#username")).await.is_ok()
+                || browser
+                    .find(Locator::Css("button[value=accept]"))
+                    .await
+                    .is_ok())
+    })
+    .await;
+    if let Ok(field) = browser.find(Locator::Css("#username")).await {
+        field.send_keys(user).await.expect("type the user");
+        browser
+            .find(Locator::Css("#password"))
+            .await
+            .expect("password field")
+            .send_keys(password)
+            .await
+            .expect("type the password");
+        click(browser, "form button[type=submit]").await;
+    }
+    click(browser, &format!("button[name=decision][value={consent}]")).await;
+}
