@@ -5,8 +5,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// Content-Security-Policy of every HTML page: nothing third-party, no scripts.
+/// No `form-action`: browsers apply it to the redirect that follows a form post too, and
+/// the consent form's answer redirects to the application's (registered) callback.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
-                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+                       frame-ancestors 'none'; base-uri 'none'";
 
 /// Escapes text for HTML element content and double- or single-quoted attributes.
 pub fn escape(s: &str) -> String {
