@@ -113,8 +113,8 @@ impl Toolchain {
     /// wasm-bindgen's CLI must be exactly the version of the library in Cargo.lock.
     fn ensure_wasm_bindgen(&self) -> Result<()> {
         let version = locked_version("wasm-bindgen")?;
-        let wanted = format!("wasm-bindgen {version}");
-        let has = |program| self.version_of(program).as_deref() == Some(wanted.as_str());
+        // Each prints `<its name> <version>`.
+        let has = |program: &str| self.version_of(program) == Some(format!("{program} {version}"));
         if has("wasm-bindgen") && has("wasm-bindgen-test-runner") {
             return Ok(());
         }
