@@ -44,7 +44,7 @@ pub fn login_page() -> Html {
         <section class="panel">
             <h1>{ "Sign in to see your appointments" }</h1>
             <p>
-                { "Signing in takes you to " }<strong>{ config.domain.host_str().unwrap_or_default().to_string() }</strong>
+                { "Signing in takes you to " }<strong>{ config.domain.origin().ascii_serialization() }</strong>
                 { ", where you enter your credentials. It sends you back here with an access token for the appointments API; this app checks it before using it." }
             </p>
             if !config.response_type.wants_id_token() {
