@@ -31,15 +31,12 @@ fn end_session(st: &Shared, headers: &HeaderMap, mut then: Response) -> Response
 }
 
 /// Whether `url` is an allowed logout URL of `client_id` (of any client when `None`).
-fn allowed(st: &Shared, client_id: Option<&str>, url: &str) -> Result<bool, Response> {
+/// `Err` holds the unknown client id.
+fn allowed<'a>(st: &Shared, client_id: Option<&'a str>, url: &str) -> Result<bool, &'a str> {
     match client_id {
         Some(id) => match st.tenant.client(id) {
             Some(c) => Ok(c.logout_urls.iter().any(|u| u == url)),
-            None => Err(error_page(
-                StatusCode::BAD_REQUEST,
-                "Unknown client",
-                &format!("Unknown client: {id}"),
-            )),
+            None => Err(id),
         },
         None => Ok(st
             .tenant
@@ -47,6 +44,14 @@ fn allowed(st: &Shared, client_id: Option<&str>, url: &str) -> Result<bool, Resp
             .iter()
             .any(|c| c.logout_urls.iter().any(|u| u == url))),
     }
+}
+
+fn unknown_client(id: &str) -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Unknown client",
+        &format!("Unknown client: {id}"),
+    )
 }
 
 fn not_allowed(url: &str) -> Response {
@@ -73,7 +78,7 @@ async fn v2_logout(
     match allowed(&st, param("client_id"), return_to) {
         Ok(true) => end_session(&st, &headers, redirect(StatusCode::FOUND, return_to)),
         Ok(false) => not_allowed(return_to),
-        Err(page) => page,
+        Err(id) => unknown_client(id),
     }
 }
 
@@ -133,6 +138,6 @@ async fn oidc_logout(
             end_session(&st, &headers, redirect(StatusCode::FOUND, &location))
         }
         Ok(false) => not_allowed(target),
-        Err(page) => page,
+        Err(id) => unknown_client(id),
     }
 }

@@ -60,9 +60,14 @@ async fn run(flags: Flags) -> ExitCode {
     };
     settings.token_lifetime = flags.token_lifetime;
 
+    let ip = flags.bind.ip();
+    let host = if ip.is_ipv6() {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
     println!(
-        "dev-tenant listening on {} — issuer {}",
-        flags.bind.ip(),
+        "dev-tenant listening on http://{host}:{port}/ (issuer {})",
         settings.issuer
     );
     println!(
@@ -93,6 +98,7 @@ async fn run(flags: Flags) -> ExitCode {
             u.permissions.join(" ")
         );
     }
+    println!("Ready. Press Ctrl-C to stop.");
     match dev_tenant::serve(listener, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(1, &format!("server error: {e}")),
