@@ -61,7 +61,10 @@ pub fn project_root() -> PathBuf {
 
 /// Runs a command to completion, failing with the command line when it fails.
 pub fn run(command: &mut Command) -> Result<()> {
-    let shown = format!("{command:?}");
+    let program = Path::new(command.get_program());
+    let program = program.file_name().unwrap_or(program.as_os_str());
+    let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+    let shown = format!("{} {}", program.to_string_lossy(), args.join(" "));
     println!("\n$ {shown}");
     let status = command
         .current_dir(project_root())

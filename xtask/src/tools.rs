@@ -27,8 +27,12 @@ impl Toolchain {
         let root = project_root();
         let cargo_bin = cargo_home().join("bin");
         let npm_bin = root.join(".tools/node_modules/.bin");
-        let mut paths = vec![npm_bin.clone(), cargo_bin.clone()];
-        paths.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+        let mut paths = vec![npm_bin.clone(), cargo_bin];
+        for path in env::split_paths(&env::var_os("PATH").unwrap_or_default()) {
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
         let path = env::join_paths(paths).map_err(|e| format!("bad PATH: {e}"))?;
         let tools = Toolchain {
             path,
