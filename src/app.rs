@@ -6,7 +6,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::auth::{AuthProvider, Tenant};
+use crate::auth::{AuthProvider, SigningKeys, Tenant};
 use crate::browser::{http, location};
 use crate::components::{Header, Loading};
 use crate::config::{Config, ConfigError};
@@ -95,5 +95,6 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
     Ok(Tenant {
         config: Rc::new(config),
         metadata: Rc::new(metadata),
+        keys: SigningKeys::default(),
     })
 }

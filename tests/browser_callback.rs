@@ -2,18 +2,21 @@
 //! real auth provider, router and storage.
 #![cfg(target_arch = "wasm32")]
 
+mod web;
+
 use std::rc::Rc;
 use std::time::Duration;
 
-use appointments_spa::auth::{use_auth, AuthProvider, AuthState, Tenant};
+use appointments_spa::auth::{use_auth, AuthProvider, AuthState, SigningKeys, Tenant};
 use appointments_spa::browser::{location, storage};
 use appointments_spa::config::Config;
 use appointments_spa::oidc::authorize::{ResponseType, Transaction};
-use appointments_spa::oidc::{base64url, discovery};
+use appointments_spa::oidc::discovery;
 use appointments_spa::pages::CallbackPage;
 use gloo_storage::{SessionStorage, Storage};
 use url::Url;
 use wasm_bindgen_test::*;
+use web::TestKey;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -21,13 +24,15 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const CONFIG: &str = r#"{"domain":"https://tenant.example","client_id":"spa-1","audience":"appointments:api","api_base_url":"https://api.example"}"#;
 
-fn tenant() -> Tenant {
+/// A tenant whose keys the page already holds (no JWKS request is made).
+fn tenant(key: &TestKey) -> Tenant {
     let base = Url::parse("https://app.example/").expect("url");
     let config = Config::from_json(CONFIG, &base).expect("valid config");
     let metadata = discovery::auth0_defaults(&config.domain);
     Tenant {
         config: Rc::new(config),
         metadata: Rc::new(metadata),
+        keys: SigningKeys::with(key.jwks()),
     }
 }
 
@@ -88,7 +93,11 @@ async fn wait_for(what: &str, condition: impl Fn() -> bool) {
 
 /// Puts `fragment` in the address bar at `/callback`, as the tenant's redirect does, and
 /// runs the start-up capture; then renders the callback page.
-fn arrive_at_callback(fragment: &str, transaction: Option<&Transaction>) -> web_sys::Element {
+fn arrive_at_callback(
+    fragment: &str,
+    transaction: Option<&Transaction>,
+    key: &TestKey,
+) -> web_sys::Element {
     SessionStorage::clear();
     if let Some(transaction) = transaction {
         storage::save_transaction(transaction).expect("store the transaction");
@@ -110,18 +119,14 @@ fn arrive_at_callback(fragment: &str, transaction: Option<&Transaction>) -> web_
         .expect("body")
         .append_child(&root)
         .expect("append");
-    yew::Renderer::<Harness>::with_root_and_props(root.clone(), HarnessProps { tenant: tenant() })
-        .render();
-    root
-}
-
-fn id_token(claims: &str) -> String {
-    format!(
-        "{}.{}.{}",
-        base64url::encode(br#"{"alg":"RS256","kid":"k1"}"#),
-        base64url::encode(claims.as_bytes()),
-        base64url::encode(b"signature checks come with the next issue")
+    yew::Renderer::<Harness>::with_root_and_props(
+        root.clone(),
+        HarnessProps {
+            tenant: tenant(key),
+        },
     )
+    .render();
+    root
 }
 
 fn now_secs() -> u64 {
@@ -137,14 +142,18 @@ async fn a_valid_fragment_becomes_the_session_and_leaves_the_address_bar() {
         return_to: "/appointments".into(),
         created_at: js_sys::Date::now(),
     };
+    let key = TestKey::generate("k1").await;
     let now = now_secs();
-    let token = id_token(&format!(
-        r#"{{"iss":"https://tenant.example/","aud":"spa-1","sub":"auth0|alice","iat":{now},"exp":{},"nonce":"nonce-1","name":"Alice"}}"#,
-        now + 3600
-    ));
+    let token = key
+        .jwt(&format!(
+            r#"{{"iss":"https://tenant.example/","aud":"spa-1","sub":"auth0|alice","iat":{now},"exp":{},"nonce":"nonce-1","name":"Alice","at_hash":"{}"}}"#,
+            now + 3600,
+            web::at_hash("at-1").await
+        ))
+        .await;
     let fragment = format!("access_token=at-1&id_token={token}&token_type=Bearer&expires_in=7200&scope=openid+read%3Aappointments&state=state-1");
 
-    let root = arrive_at_callback(&fragment, Some(&transaction));
+    let root = arrive_at_callback(&fragment, Some(&transaction), &key);
     let location = web_sys::window().expect("window").location();
     assert_eq!(
         location.hash().expect("hash"),
@@ -170,9 +179,11 @@ async fn a_valid_fragment_becomes_the_session_and_leaves_the_address_bar() {
 
 #[wasm_bindgen_test]
 async fn a_bad_state_shows_the_error_screen_and_stores_nothing() {
+    let key = TestKey::generate("k1").await;
     let root = arrive_at_callback(
         "access_token=at-1&token_type=Bearer&expires_in=7200&state=forged",
         None,
+        &key,
     );
     wait_for("the error screen", || {
         document()

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{click, sign_in_at_tenant, text_of, wait_until, CurrentUrl, Stack, ALICE};
+use support::{click, sign_in_at_tenant, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_lands_on_the_appointments_list_with_no_token_in_the_address_bar() {
@@ -114,14 +114,7 @@ async fn cancelling_at_the_tenant_shows_the_error_screen_and_stores_nothing() {
     text_of(&browser, "#try-again").await;
     let url = browser.current_url_string().await;
     assert!(!url.contains('#'), "the fragment is cleared: {url}");
-    let stored = browser
-        .execute(
-            "return [sessionStorage.getItem('appointments.auth.session'), localStorage.length]",
-            vec![],
-        )
-        .await
-        .expect("read storage");
-    assert_eq!(stored, serde_json::json!([null, 0]), "no session stored");
+    assert_eq!(stored_session(&browser).await, serde_json::json!([null, null]), "no session stored");
 
     browser.close().await.expect("close");
 }
@@ -141,5 +134,24 @@ async fn a_broken_config_names_the_field() {
     let error = text_of(&browser, "[role=alert]").await;
     assert!(error.contains("configuration is not valid"), "{error}");
     assert!(error.contains("client_id"), "the field is named: {error}");
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_only_mode_signs_in_and_warns_that_injection_goes_undetected() {
+    let stack = Stack::start_with(|mut config| {
+        config["response_type"] = "token".into();
+        config["scope"] = "read:appointments".into();
+        config
+    })
+    .await;
+    let browser = stack.browser().await;
+    browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+    assert!(text_of(&browser, "[role=note]").await.contains("RFC 9700"));
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    text_of(&browser, "#appointments-list").await;
+    let note = text_of(&browser, "[role=note]").await;
+    assert!(note.contains("cannot detect"), "{note}");
     browser.close().await.expect("close");
 }

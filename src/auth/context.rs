@@ -3,17 +3,19 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use super::flows::{self, LoginError};
+use super::keys::SigningKeys;
 use crate::browser::{self, storage};
 use crate::config::Config;
 use crate::oidc::discovery::ProviderMetadata;
 use crate::oidc::session::Session;
 use crate::oidc::OidcError;
 
-/// The tenant this app signs in with: its configuration and its endpoints.
+/// The tenant this app signs in with: its configuration, its endpoints and its keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
     pub config: Rc<Config>,
     pub metadata: Rc<ProviderMetadata>,
+    pub keys: SigningKeys,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +50,8 @@ impl AuthContext {
 
     /// Validates a callback fragment and, only if every check passes, stores the session
     /// and makes it the app's. Returns the path to go on to.
-    pub fn complete_sign_in(&self, fragment: &str) -> Result<String, OidcError> {
-        let (session, return_to) = flows::complete_callback(&self.tenant, fragment)?;
+    pub async fn complete_sign_in(&self, fragment: &str) -> Result<String, OidcError> {
+        let (session, return_to) = flows::complete_callback(&self.tenant, fragment).await?;
         storage::save_session(self.tenant.config.token_storage, &session);
         self.set_state.emit(AuthState::SignedIn(Rc::new(session)));
         Ok(return_to)

@@ -1,11 +1,12 @@
 use url::Url;
 
 use super::Tenant;
-use crate::browser::{self, location, storage};
+use crate::browser::{self, crypto, location, storage};
 use crate::oidc::authorize::{safe_return_path, AuthorizeRequest, Transaction};
+use crate::oidc::claims::IdTokenClaims;
 use crate::oidc::fragment::{self, AuthorizationResponse};
-use crate::oidc::session::{self, CallbackContext, Session};
-use crate::oidc::OidcError;
+use crate::oidc::session::{self, CallbackContext, Session, VerifiedIdToken};
+use crate::oidc::{at_hash, jwt, OidcError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginError {
@@ -60,7 +61,7 @@ fn authorize_url(tenant: &Tenant, transaction: &Transaction) -> Url {
 /// Checks a callback fragment. The transaction its `state` names is consumed whatever
 /// the outcome, so the same response can never be used twice. Returns the session and the
 /// path to go on to; nothing is stored here.
-pub(super) fn complete_callback(
+pub(super) async fn complete_callback(
     tenant: &Tenant,
     fragment: &str,
 ) -> Result<(Session, String), OidcError> {
@@ -77,9 +78,31 @@ pub(super) fn complete_callback(
         } => return Err(OidcError::AuthorizationServer { code, description }),
         AuthorizationResponse::Tokens(tokens) => tokens,
     };
+    let verified = match (
+        transaction.response_type.wants_id_token(),
+        tokens.id_token.as_deref(),
+    ) {
+        (false, _) => None,
+        (true, None) => return Err(OidcError::MissingIdToken),
+        (true, Some(id_token)) => {
+            let claims = verify_signature(tenant, id_token).await?;
+            let digest = crypto::sha256(tokens.access_token.as_bytes())
+                .await
+                .map_err(|e| {
+                    OidcError::MalformedResponse(format!(
+                        "the access token could not be hashed: {e}"
+                    ))
+                })?;
+            Some((claims, at_hash::from_sha256(&digest)))
+        }
+    };
     let config = &tenant.config;
     let session = session::establish(
         tokens,
+        verified.as_ref().map(|(claims, at_hash)| VerifiedIdToken {
+            claims,
+            access_token_at_hash: at_hash,
+        }),
         &transaction,
         &CallbackContext {
             issuer: &tenant.metadata.issuer,
@@ -90,4 +113,28 @@ pub(super) fn complete_callback(
         },
     )?;
     Ok((session, transaction.return_to))
+}
+
+/// The ID token's signature: RS256 only, with a key the tenant publishes in its JWKS,
+/// checked by WebCrypto. Returns the claims, not yet validated.
+async fn verify_signature(tenant: &Tenant, id_token: &str) -> Result<IdTokenClaims, OidcError> {
+    let decoded = jwt::decode::<IdTokenClaims>(id_token).map_err(OidcError::MalformedIdToken)?;
+    if decoded.header.alg != "RS256" {
+        return Err(OidcError::UnsupportedAlgorithm(decoded.header.alg));
+    }
+    let key = tenant
+        .keys
+        .key_for(&tenant.metadata.jwks_uri, decoded.header.kid.as_deref())
+        .await?;
+    let key = crypto::import_rs256_key(&key).await.map_err(|e| {
+        OidcError::KeysUnavailable(format!("the tenant's key could not be imported: {e}"))
+    })?;
+    let valid = crypto::verify_rs256(&key, &decoded.signature, decoded.signing_input.as_bytes())
+        .await
+        .map_err(|_| OidcError::BadSignature)?;
+    if valid {
+        Ok(decoded.claims)
+    } else {
+        Err(OidcError::BadSignature)
+    }
 }

@@ -4,6 +4,8 @@
 
 mod context;
 mod flows;
+mod keys;
 
 pub use context::{use_auth, AuthContext, AuthProvider, AuthState, Tenant};
 pub use flows::LoginError;
+pub use keys::SigningKeys;

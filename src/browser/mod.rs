@@ -1,6 +1,7 @@
 //! Thin adapters to the browser's own APIs. Everything here is a small wrapper; the
 //! decisions are made in `crate::oidc` and `crate::auth`.
 
+pub mod crypto;
 pub mod http;
 pub mod location;
 pub mod storage;

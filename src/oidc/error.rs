@@ -25,6 +25,18 @@ pub enum OidcError {
     /// An ID token was asked for (`response_type=id_token token`) and none came back.
     MissingIdToken,
     MalformedIdToken(&'static str),
+    /// The ID token is signed with another algorithm than RS256 (`none`, HS256, ...).
+    UnsupportedAlgorithm(String),
+    /// No key in the tenant's JWKS matches the token, even after fetching it again.
+    UnknownSigningKey,
+    /// The signature does not verify with the tenant's key.
+    BadSignature,
+    /// The tenant's JWKS could not be fetched or read.
+    KeysUnavailable(String),
+    /// An access token came with the ID token, but the ID token has no `at_hash`.
+    AtHashMissing,
+    /// The ID token's `at_hash` does not match the access token.
+    AtHashMismatch,
     IssuerMismatch {
         expected: String,
         found: String,
@@ -52,6 +64,12 @@ impl OidcError {
             Self::InvalidExpiresIn => "invalid_expires_in",
             Self::MissingIdToken => "id_token_missing",
             Self::MalformedIdToken(_) => "id_token_malformed",
+            Self::UnsupportedAlgorithm(_) => "id_token_alg_not_allowed",
+            Self::UnknownSigningKey => "id_token_unknown_key",
+            Self::BadSignature => "id_token_bad_signature",
+            Self::KeysUnavailable(_) => "jwks_unavailable",
+            Self::AtHashMissing => "id_token_at_hash_missing",
+            Self::AtHashMismatch => "id_token_at_hash_mismatch",
             Self::IssuerMismatch { .. } => "id_token_iss_mismatch",
             Self::AudienceMismatch => "id_token_aud_mismatch",
             Self::AuthorizedPartyMismatch => "id_token_azp_mismatch",
@@ -81,6 +99,12 @@ impl OidcError {
             Self::InvalidExpiresIn => "The tenant's `expires_in` is not a positive number of seconds.".into(),
             Self::MissingIdToken => "An ID token was requested but the response has none.".into(),
             Self::MalformedIdToken(reason) => format!("The ID token is not a well-formed JWT: {reason}."),
+            Self::UnsupportedAlgorithm(alg) => format!("The ID token is signed with `{alg}`; this application only accepts RS256 signatures from the tenant's published keys."),
+            Self::UnknownSigningKey => "The ID token was signed by a key this application does not trust: the tenant does not publish it.".into(),
+            Self::BadSignature => "The ID token's signature is not valid: it was altered, or not made by the tenant.".into(),
+            Self::KeysUnavailable(why) => format!("The tenant's signing keys could not be loaded to check the ID token: {why}."),
+            Self::AtHashMissing => "The ID token does not bind the access token (no `at_hash`), so the access token cannot be trusted.".into(),
+            Self::AtHashMismatch => "The access token does not belong to this ID token (`at_hash` differs): it may have been swapped or injected.".into(),
             Self::IssuerMismatch { expected, found } => format!("The ID token was issued by `{found}`, not by the configured tenant `{expected}`."),
             Self::AudienceMismatch => "The ID token was issued to another application (its `aud` does not contain this client ID).".into(),
             Self::AuthorizedPartyMismatch => "The ID token names several audiences but its authorized party (`azp`) is not this application.".into(),

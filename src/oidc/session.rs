@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::authorize::Transaction;
 use super::claims::{self, Expected, IdTokenClaims, Profile};
 use super::fragment::TokenResponse;
-use super::{jwt, OidcError};
+use super::OidcError;
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -50,31 +50,40 @@ pub struct CallbackContext<'a> {
     pub leeway_secs: f64,
 }
 
+/// What the browser established before the claims are checked: the ID token, whose
+/// signature has been verified, and the `at_hash` computed from the access token.
+pub struct VerifiedIdToken<'a> {
+    pub claims: &'a IdTokenClaims,
+    pub access_token_at_hash: &'a str,
+}
+
 /// Checks a token response against the transaction it answers (whose `state` the caller
 /// has already matched and consumed) and builds the session.
 pub fn establish(
     response: TokenResponse,
+    id_token: Option<VerifiedIdToken<'_>>,
     transaction: &Transaction,
     context: &CallbackContext<'_>,
 ) -> Result<Session, OidcError> {
     let profile = if transaction.response_type.wants_id_token() {
-        let id_token = response
-            .id_token
-            .as_deref()
-            .ok_or(OidcError::MissingIdToken)?;
-        let decoded =
-            jwt::decode::<IdTokenClaims>(id_token).map_err(OidcError::MalformedIdToken)?;
-        let nonce = transaction.nonce.as_deref().unwrap_or_default();
-        Some(claims::validate(
-            &decoded.claims,
+        let id_token = id_token.ok_or(OidcError::MissingIdToken)?;
+        let profile = claims::validate(
+            id_token.claims,
             &Expected {
                 issuer: context.issuer,
                 client_id: context.client_id,
-                nonce,
+                nonce: transaction.nonce.as_deref().unwrap_or_default(),
                 now: context.now_ms / 1000.0,
                 leeway: context.leeway_secs,
             },
-        )?)
+        )?;
+        match id_token.claims.at_hash.as_deref() {
+            None => return Err(OidcError::AtHashMissing),
+            Some(at_hash) if at_hash != id_token.access_token_at_hash => {
+                return Err(OidcError::AtHashMismatch)
+            }
+            Some(_) => Some(profile),
+        }
     } else {
         None
     };
@@ -99,17 +108,33 @@ pub fn establish(
 mod tests {
     use super::*;
     use crate::oidc::authorize::ResponseType;
-    use crate::oidc::base64url;
+    use crate::oidc::claims::Audience;
 
     const NOW_MS: f64 = 1_800_000_000_000.0;
 
-    fn id_token(claims: &str) -> String {
-        format!(
-            "{}.{}.{}",
-            base64url::encode(br#"{"alg":"RS256","kid":"k"}"#),
-            base64url::encode(claims.as_bytes()),
-            base64url::encode(b"signature")
-        )
+    fn claims() -> IdTokenClaims {
+        IdTokenClaims {
+            iss: "https://t.example/".into(),
+            aud: Audience::One("c".into()),
+            sub: Some("u1".into()),
+            azp: None,
+            exp: Some(1_800_003_600.0),
+            iat: Some(1_800_000_000.0),
+            nbf: None,
+            nonce: Some("n".into()),
+            at_hash: Some("hash-of-at".into()),
+            name: Some("Ann".into()),
+            nickname: None,
+            email: None,
+            picture: None,
+        }
+    }
+
+    fn verified(claims: &IdTokenClaims) -> Option<VerifiedIdToken<'_>> {
+        Some(VerifiedIdToken {
+            claims,
+            access_token_at_hash: "hash-of-at",
+        })
     }
 
     fn transaction(response_type: ResponseType) -> Transaction {
@@ -132,10 +157,10 @@ mod tests {
         }
     }
 
-    fn response(id_token: Option<String>, scope: Option<&str>) -> TokenResponse {
+    fn response(scope: Option<&str>) -> TokenResponse {
         TokenResponse {
             access_token: "at".into(),
-            id_token,
+            id_token: Some("a.b.c".into()),
             expires_in: 7200,
             scope: scope.map(str::to_string),
             state: Some("s".into()),
@@ -144,14 +169,10 @@ mod tests {
 
     #[test]
     fn establishes_a_session_from_a_valid_response() {
-        let token = id_token(
-            r#"{"iss":"https://t.example/","aud":"c","sub":"u1","exp":1800003600,"iat":1800000000,"nonce":"n","name":"Ann"}"#,
-        );
+        let claims = claims();
         let session = establish(
-            response(
-                Some(token),
-                Some("openid read:appointments create:appointments"),
-            ),
+            response(Some("openid read:appointments create:appointments")),
+            verified(&claims),
             &transaction(ResponseType::IdTokenToken),
             &context(),
         )
@@ -159,27 +180,37 @@ mod tests {
         assert_eq!(session.expires_at, 1_800_007_200_000);
         assert!(session.has_scope("create:appointments"));
         assert_eq!(session.profile.as_ref().map(|p| p.sub.as_str()), Some("u1"));
+        assert_eq!(session.id_token.as_deref(), Some("a.b.c"));
         assert!(!session.is_expired(NOW_MS));
         assert!(session.is_expired(1_800_007_200_000.0));
     }
 
     #[test]
-    fn missing_or_bad_id_tokens_fail() {
+    fn the_id_token_and_its_at_hash_are_required() {
         let tx = transaction(ResponseType::IdTokenToken);
         assert_eq!(
-            establish(response(None, None), &tx, &context()),
+            establish(response(None), None, &tx, &context()),
             Err(OidcError::MissingIdToken)
         );
-        let garbage = establish(response(Some("x.y".into()), None), &tx, &context());
+
+        let mut no_hash = claims();
+        no_hash.at_hash = None;
         assert_eq!(
-            garbage.map_err(|e| e.code().to_string()),
-            Err("id_token_malformed".into())
+            establish(response(None), verified(&no_hash), &tx, &context()),
+            Err(OidcError::AtHashMissing)
         );
-        let wrong_nonce = id_token(
-            r#"{"iss":"https://t.example/","aud":"c","sub":"u1","exp":1800003600,"iat":1800000000,"nonce":"other"}"#,
-        );
+
+        let mut other_hash = claims();
+        other_hash.at_hash = Some("hash-of-another-token".into());
         assert_eq!(
-            establish(response(Some(wrong_nonce), None), &tx, &context()),
+            establish(response(None), verified(&other_hash), &tx, &context()),
+            Err(OidcError::AtHashMismatch)
+        );
+
+        let mut wrong_nonce = claims();
+        wrong_nonce.nonce = Some("other".into());
+        assert_eq!(
+            establish(response(None), verified(&wrong_nonce), &tx, &context()),
             Err(OidcError::NonceMismatch)
         );
     }
@@ -187,19 +218,22 @@ mod tests {
     #[test]
     fn token_only_sessions_have_no_profile_and_default_to_the_requested_scopes() {
         let session = establish(
-            response(None, None),
+            response(None),
+            None,
             &transaction(ResponseType::Token),
             &context(),
         )
         .expect("valid");
         assert_eq!(session.profile, None);
+        assert_eq!(session.id_token, None);
         assert_eq!(session.scopes, ["openid", "read:appointments"]);
     }
 
     #[test]
     fn debug_output_never_shows_the_token() {
         let session = establish(
-            response(None, None),
+            response(None),
+            None,
             &transaction(ResponseType::Token),
             &context(),
         )

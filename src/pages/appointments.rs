@@ -122,9 +122,15 @@ pub fn appointments_page() -> Html {
             </ErrorPanel>
         },
     };
+    let token_only = session.as_ref().is_some_and(|s| s.profile.is_none());
     html! {
         <section>
             <h1>{ "My appointments" }</h1>
+            if token_only {
+                <p class="note warning" role="note">
+                    { "Signed in with response_type=token: without an ID token this app checked only `state`, and cannot detect an access token injected into the redirect (RFC 9700 §4.6)." }
+                </p>
+            }
             { body }
         </section>
     }

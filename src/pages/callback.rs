@@ -18,22 +18,26 @@ pub fn callback_page() -> Html {
         let failure = failure.clone();
         use_effect_with((), move |_| {
             // The fragment was already moved out of the address bar at start-up.
-            let outcome = match location::take_captured_fragment() {
-                Some(fragment) => auth.complete_sign_in(&fragment),
-                None => Err(OidcError::MalformedResponse(
-                    "the address has no sign-in response after `#` (was this page reloaded?)"
-                        .into(),
-                )),
-            };
-            match outcome {
-                Ok(return_to) => {
-                    if let Some(navigator) = navigator {
-                        navigator
-                            .replace(&Route::recognize(&return_to).unwrap_or(Route::Appointments));
+            let fragment = location::take_captured_fragment();
+            wasm_bindgen_futures::spawn_local(async move {
+                let outcome = match fragment {
+                    Some(fragment) => auth.complete_sign_in(&fragment).await,
+                    None => Err(OidcError::MalformedResponse(
+                        "the address has no sign-in response after `#` (was this page reloaded?)"
+                            .into(),
+                    )),
+                };
+                match outcome {
+                    Ok(return_to) => {
+                        if let Some(navigator) = navigator {
+                            navigator.replace(
+                                &Route::recognize(&return_to).unwrap_or(Route::Appointments),
+                            );
+                        }
                     }
+                    Err(error) => failure.set(Some(error)),
                 }
-                Err(error) => failure.set(Some(error)),
-            }
+            });
         });
     }
 

@@ -5,10 +5,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use axum::extract::Request;
+use axum::middleware::Next;
 use axum::routing::get;
 use axum::Router;
 use fantoccini::elements::Element;
@@ -25,7 +29,10 @@ pub struct Stack {
     /// `http://127.0.0.1:<port>`, the SPA's origin.
     pub spa: String,
     pub tenant: String,
-    pub api: appointments_api::RunningApi,
+    pub api: String,
+    /// Requests the appointments API has received (preflights included).
+    pub api_requests: Arc<AtomicUsize>,
+    pub faults: dev_tenant::FaultSwitch,
     chromedriver: Chromedriver,
 }
 
@@ -60,7 +67,7 @@ impl Stack {
             "domain": tenant,
             "client_id": "appointments-spa",
             "audience": "appointments:api",
-            "api_base_url": api.base_url(),
+            "api_base_url": api,
             "scope": "openid profile email read:appointments create:appointments",
         }));
         let dist = dist_dir();
@@ -82,6 +89,8 @@ impl Stack {
             spa,
             tenant,
             api,
+            api_requests,
+            faults,
             chromedriver: Chromedriver::start().await,
         }
     }
@@ -248,4 +257,53 @@ pub async fn sign_in_at_tenant(
         click(browser, "form button[type=submit]").await;
     }
     click(browser, &format!("button[name=decision][value={consent}]")).await;
+}
+
+/// Clicks Sign in, then answers the tenant outside the browser (login and consent over
+/// HTTP) and returns the callback URL the tenant redirects to, tokens in its fragment.
+/// The browser keeps the sign-in transaction, so opening the URL completes the sign-in.
+pub async fn callback_url(browser: &Client, stack: &Stack, (user, password): (&str, &str)) -> String {
+    click(browser, "#sign-in").await;
+    let authorize = format!("{}/authorize?", stack.tenant);
+    wait_until("the browser is at the tenant's /authorize", || async {
+        browser.current_url_string().await.starts_with(&authorize)
+    })
+    .await;
+    let authorize_url = browser.current_url_string().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    let login_page = http.get(&authorize_url).send().await.expect("authorize").text().await.expect("page");
+    let marker = "name=\"tx\" value=\"";
+    let start = login_page.find(marker).expect("a login form") + marker.len();
+    let tx = &login_page[start..start + login_page[start..].find('"').expect("end of tx")];
+    http.post(format!("{}/u/login", stack.tenant))
+        .form(&[("tx", tx), ("username", user), ("password", password)])
+        .send()
+        .await
+        .expect("login");
+    let consent = http
+        .post(format!("{}/u/consent", stack.tenant))
+        .form(&[("tx", tx), ("decision", "accept")])
+        .send()
+        .await
+        .expect("consent");
+    consent
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a redirect to the app")
+        .to_string()
+}
+
+/// The SPA's session in web storage, if any (`null`s when none).
+pub async fn stored_session(browser: &Client) -> Value {
+    browser
+        .execute(
+            "return [sessionStorage.getItem('appointments.auth.session'), localStorage.getItem('appointments.auth.session')]",
+            vec![],
+        )
+        .await
+        .expect("read storage")
 }

@@ -1,0 +1,70 @@
+//! WebCrypto (`crypto.subtle`): the browser's own RSA and SHA-256, so no crypto crate
+//! is compiled into the wasm.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto};
+
+use crate::oidc::jwks::RsaPublicKey;
+
+const RSASSA: &str = "RSASSA-PKCS1-v1_5";
+
+fn subtle() -> Result<SubtleCrypto, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let crypto = window.crypto().map_err(|_| "no crypto object")?;
+    Ok(crypto.subtle())
+}
+
+fn object(entries: &[(&str, JsValue)]) -> Result<Object, String> {
+    let object = Object::new();
+    for (key, value) in entries {
+        Reflect::set(&object, &JsValue::from_str(key), value)
+            .map_err(|_| "cannot build a WebCrypto argument")?;
+    }
+    Ok(object)
+}
+
+fn describe(error: JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| "WebCrypto failed".into())
+}
+
+/// Imports an RSA public key from its JWK `n` and `e` for RS256 verification.
+pub async fn import_rs256_key(key: &RsaPublicKey) -> Result<CryptoKey, String> {
+    let jwk = object(&[
+        ("kty", "RSA".into()),
+        ("n", key.n.as_str().into()),
+        ("e", key.e.as_str().into()),
+        ("alg", "RS256".into()),
+        ("ext", true.into()),
+    ])?;
+    let algorithm = object(&[("name", RSASSA.into()), ("hash", "SHA-256".into())])?;
+    let usages = Array::of1(&"verify".into());
+    let promise = subtle()?
+        .import_key_with_object("jwk", &jwk, &algorithm, false, &usages)
+        .map_err(describe)?;
+    let key = JsFuture::from(promise).await.map_err(describe)?;
+    key.dyn_into::<CryptoKey>()
+        .map_err(|_| "importKey did not return a key".into())
+}
+
+/// RSASSA-PKCS1-v1_5 with SHA-256 over `data`: `Ok(false)` for a signature that does not
+/// verify, `Err` when the browser could not check at all.
+pub async fn verify_rs256(key: &CryptoKey, signature: &[u8], data: &[u8]) -> Result<bool, String> {
+    let promise = subtle()?
+        .verify_with_str_and_u8_array_and_u8_array(RSASSA, key, signature, data)
+        .map_err(describe)?;
+    let verdict = JsFuture::from(promise).await.map_err(describe)?;
+    Ok(verdict.as_bool() == Some(true))
+}
+
+pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, String> {
+    let promise = subtle()?
+        .digest_with_str_and_u8_array("SHA-256", data)
+        .map_err(describe)?;
+    let digest = JsFuture::from(promise).await.map_err(describe)?;
+    Ok(Uint8Array::new(&digest).to_vec())
+}

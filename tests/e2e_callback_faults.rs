@@ -1,0 +1,88 @@
+//! The negative suite: for each fault the dev tenant can inject into its next answer, the
+//! app must show the matching error, store no session and send nothing to the API; the two
+//! legitimate variations (no `kid` with one key, a rotated key) must sign in.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::sync::atomic::Ordering;
+
+use dev_tenant::Fault;
+use serde_json::json;
+use support::{callback_url, click, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE};
+
+/// Each fault and the error code the app must show for it.
+const REJECTED: [(Fault, &str); 14] = [
+    (Fault::BadSignature, "id_token_bad_signature"),
+    (Fault::UnknownKey, "id_token_unknown_key"),
+    (Fault::AlgNone, "id_token_alg_not_allowed"),
+    (Fault::Hs256PublicKey, "id_token_alg_not_allowed"),
+    (Fault::WrongIss, "id_token_iss_mismatch"),
+    (Fault::WrongAud, "id_token_aud_mismatch"),
+    (Fault::MultipleAudNoAzp, "id_token_azp_mismatch"),
+    (Fault::MissingSub, "id_token_sub_missing"),
+    (Fault::MissingIat, "id_token_iat_missing"),
+    (Fault::Expired, "id_token_expired"),
+    (Fault::WrongNonce, "id_token_nonce_mismatch"),
+    (Fault::MissingAtHash, "id_token_at_hash_missing"),
+    (Fault::WrongAtHash, "id_token_at_hash_mismatch"),
+    (Fault::WrongState, "state_mismatch"),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
+    let stack = Stack::start().await;
+    for (fault, code) in REJECTED {
+        let browser = stack.browser().await;
+        browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+        stack.faults.set_next(fault);
+        let callback = callback_url(&browser, &stack, ALICE).await;
+        browser.goto(&callback).await.expect("the tenant's redirect");
+
+        let alert = text_of(&browser, "[role=alert]").await;
+        assert!(alert.contains("Sign-in failed"), "{fault:?}: {alert}");
+        assert!(alert.contains(code), "{fault:?} must show {code}: {alert}");
+        text_of(&browser, "#try-again").await;
+        assert!(!browser.current_url_string().await.contains('#'), "{fault:?}: fragment cleared");
+        assert_eq!(stored_session(&browser).await, json!([null, null]), "{fault:?}: nothing stored");
+        assert_eq!(stack.api_requests.load(Ordering::SeqCst), 0, "{fault:?}: the API got a request");
+        browser.close().await.expect("close");
+    }
+
+    // The accepted variations, in this order: `no_kid` needs the JWKS to hold one key,
+    // which a rotation ends.
+    for fault in [Fault::NoKid, Fault::RotatedKey] {
+        let browser = stack.browser().await;
+        browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+        stack.faults.set_next(fault);
+        let callback = callback_url(&browser, &stack, ALICE).await;
+        browser.goto(&callback).await.expect("the tenant's redirect");
+        let list = text_of(&browser, "#appointments-list").await;
+        assert!(list.contains("Dental check-up"), "{fault:?} signs in: {list}");
+        browser.close().await.expect("close");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_callback_url_is_rejected() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+    let callback = callback_url(&browser, &stack, ALICE).await;
+    browser.goto(&callback).await.expect("the tenant's redirect");
+    text_of(&browser, "#appointments-list").await;
+
+    // Signed out, the same response again: its state was consumed by the first use.
+    click(&browser, ".site-header button").await;
+    text_of(&browser, "#sign-in").await;
+    let requests_before = stack.api_requests.load(Ordering::SeqCst);
+    browser.goto(&callback).await.expect("the replay");
+    let alert = text_of(&browser, "[role=alert]").await;
+    assert!(alert.contains("state_mismatch"), "{alert}");
+    assert_eq!(stored_session(&browser).await, json!([null, null]));
+    wait_until("no further API request", || async {
+        stack.api_requests.load(Ordering::SeqCst) == requests_before
+    })
+    .await;
+    browser.close().await.expect("close");
+}
