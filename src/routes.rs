@@ -3,7 +3,10 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::pages::{AppointmentsPage, CallbackPage, LoginPage, NotFoundPage};
+use crate::components::RequireSession;
+use crate::pages::{
+    AppointmentsPage, CallbackPage, LoginPage, NotFoundPage, ProfilePage, TokensPage,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Routable)]
 pub enum Route {
@@ -13,6 +16,10 @@ pub enum Route {
     Callback,
     #[at("/appointments")]
     Appointments,
+    #[at("/profile")]
+    Profile,
+    #[at("/tokens")]
+    Tokens,
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -22,7 +29,9 @@ pub fn switch(route: Route) -> Html {
     match route {
         Route::Login => html! { <LoginPage /> },
         Route::Callback => html! { <CallbackPage /> },
-        Route::Appointments => html! { <AppointmentsPage /> },
+        Route::Appointments => html! { <RequireSession><AppointmentsPage /></RequireSession> },
+        Route::Profile => html! { <RequireSession><ProfilePage /></RequireSession> },
+        Route::Tokens => html! { <RequireSession><TokensPage /></RequireSession> },
         Route::NotFound => html! { <NotFoundPage /> },
     }
 }

@@ -2,7 +2,7 @@
 //! `Appointment` type, one request helper that adds the Bearer header, and the mapping
 //! of every answer to a typed result.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::browser::http;
 
@@ -16,8 +16,23 @@ pub struct Appointment {
     pub location: Option<String>,
 }
 
+/// The body of `POST /api/appointments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewAppointment {
+    pub title: String,
+    pub start: String,
+    pub end: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppointmentsError {
+    /// 400: the API refused the appointment; names the field when it says which.
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
     /// 401: the token is no longer accepted; the user must sign in again.
     SessionInvalid { description: Option<String> },
     /// 403: the token lacks a scope; names it when the API says which.
@@ -45,14 +60,50 @@ pub async fn list(url: &str, access_token: &str) -> Result<Vec<Appointment>, App
     )
 }
 
-/// Maps the API's answer to the list or to the error the user must see (RFC 6750 §3).
-pub fn interpret(
+/// `POST /api/appointments`: the created appointment, or why not.
+pub async fn create(
+    url: &str,
+    access_token: &str,
+    appointment: &NewAppointment,
+) -> Result<Appointment, AppointmentsError> {
+    let response = http::post_json(url, Some(access_token), appointment)
+        .await
+        .map_err(|_| AppointmentsError::Unreachable {
+            url: url.to_string(),
+        })?;
+    interpret(
+        response.status,
+        response.www_authenticate.as_deref(),
+        &response.body,
+    )
+}
+
+#[derive(Deserialize)]
+struct ValidationError {
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Maps the API's answer to the expected body or to the error the user must see
+/// (RFC 6750 §3 for 401 and 403).
+pub fn interpret<T: serde::de::DeserializeOwned>(
     status: u16,
     www_authenticate: Option<&str>,
     body: &str,
-) -> Result<Vec<Appointment>, AppointmentsError> {
+) -> Result<T, AppointmentsError> {
     match status {
-        200 => serde_json::from_str(body).map_err(|_| AppointmentsError::Malformed),
+        200 | 201 => serde_json::from_str(body).map_err(|_| AppointmentsError::Malformed),
+        400 => {
+            let error = serde_json::from_str::<ValidationError>(body).ok();
+            Err(AppointmentsError::Invalid {
+                field: error.as_ref().and_then(|e| e.field.clone()),
+                message: error
+                    .and_then(|e| e.error_description)
+                    .unwrap_or_else(|| "the API refused the request".into()),
+            })
+        }
         401 => Err(AppointmentsError::SessionInvalid {
             description: www_authenticate.and_then(|h| auth_param(h, "error_description")),
         }),
@@ -90,19 +141,27 @@ fn auth_param(header: &str, name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn list_of(
+        status: u16,
+        header: Option<&str>,
+        body: &str,
+    ) -> Result<Vec<Appointment>, AppointmentsError> {
+        interpret(status, header, body)
+    }
+
     #[test]
     fn reads_a_list_of_appointments() {
         let body = r#"[{"id":"1","title":"Dentist","start":"2030-01-01T09:00:00Z","end":"2030-01-01T09:30:00Z","location":null}]"#;
-        let list = interpret(200, None, body).expect("valid");
+        let list = list_of(200, None, body).expect("valid");
         assert_eq!(list[0].title, "Dentist");
         assert_eq!(list[0].location, None);
-        assert_eq!(interpret(200, None, "[]"), Ok(vec![]));
+        assert_eq!(list_of(200, None, "[]"), Ok(vec![]));
     }
 
     #[test]
     fn maps_each_failure_to_its_own_error() {
         assert_eq!(
-            interpret(
+            list_of(
                 401,
                 Some(
                     r#"Bearer realm="appointments", error="invalid_token", error_description="the token has expired""#
@@ -114,7 +173,7 @@ mod tests {
             })
         );
         assert_eq!(
-            interpret(
+            list_of(
                 403,
                 Some(
                     r#"Bearer realm="appointments", error="insufficient_scope", scope="read:appointments""#
@@ -126,19 +185,19 @@ mod tests {
             })
         );
         assert_eq!(
-            interpret(403, None, ""),
+            list_of(403, None, ""),
             Err(AppointmentsError::MissingScope { scope: None })
         );
         assert_eq!(
-            interpret(200, None, "<html>"),
+            list_of(200, None, "<html>"),
             Err(AppointmentsError::Malformed)
         );
         assert_eq!(
-            interpret(200, None, r#"{"items":[]}"#),
+            list_of(200, None, r#"{"items":[]}"#),
             Err(AppointmentsError::Malformed)
         );
         assert_eq!(
-            interpret(500, None, ""),
+            list_of(500, None, ""),
             Err(AppointmentsError::Unexpected { status: 500 })
         );
     }

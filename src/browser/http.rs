@@ -1,6 +1,6 @@
-//! GET requests through gloo-net, reduced to what the app needs to decide on.
+//! Requests through gloo-net, reduced to what the app needs to decide on.
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, RequestBuilder};
 
 pub struct Response {
     pub status: u16,
@@ -10,10 +10,32 @@ pub struct Response {
 
 /// `Err` means no answer at all: the server is down, unreachable, or blocked by CORS.
 pub async fn get(url: &str, bearer: Option<&str>) -> Result<Response, String> {
-    let mut request = Request::get(url);
-    if let Some(token) = bearer {
-        request = request.header("Authorization", &format!("Bearer {token}"));
+    let request = with_bearer(Request::get(url), bearer)
+        .build()
+        .map_err(|e| e.to_string())?;
+    send(request).await
+}
+
+/// POSTs a JSON body.
+pub async fn post_json(
+    url: &str,
+    bearer: Option<&str>,
+    body: &impl serde::Serialize,
+) -> Result<Response, String> {
+    let request = with_bearer(Request::post(url), bearer)
+        .json(body)
+        .map_err(|e| e.to_string())?;
+    send(request).await
+}
+
+fn with_bearer(request: RequestBuilder, bearer: Option<&str>) -> RequestBuilder {
+    match bearer {
+        Some(token) => request.header("Authorization", &format!("Bearer {token}")),
+        None => request,
     }
+}
+
+async fn send(request: Request) -> Result<Response, String> {
     let response = request.send().await.map_err(|e| e.to_string())?;
     let www_authenticate = response.headers().get("www-authenticate");
     Ok(Response {

@@ -3,7 +3,9 @@
 mod error_panel;
 mod header;
 mod loading;
+mod require_session;
 
 pub use error_panel::ErrorPanel;
 pub use header::Header;
 pub use loading::Loading;
+pub use require_session::RequireSession;

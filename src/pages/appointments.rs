@@ -1,12 +1,9 @@
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::appointments::{self, Appointment, AppointmentsError};
 use crate::auth::use_auth;
 use crate::browser;
 use crate::components::{ErrorPanel, Loading};
-use crate::pages::login::LoginQuery;
-use crate::routes::Route;
 
 #[derive(Clone, PartialEq)]
 enum Load {
@@ -19,7 +16,6 @@ enum Load {
 #[function_component(AppointmentsPage)]
 pub fn appointments_page() -> Html {
     let auth = use_auth();
-    let navigator = use_navigator();
     let session = auth.session();
     let load = use_state(|| Load::Loading);
     let reloads = use_state(|| 0u32);
@@ -39,17 +35,6 @@ pub fn appointments_page() -> Html {
                 });
             }
         });
-    }
-
-    if session.is_none() {
-        // Signed out: to the login page, and back here after sign-in.
-        if let Some(navigator) = navigator {
-            let query = LoginQuery {
-                return_to: Some("/appointments".into()),
-            };
-            let _ = navigator.replace_with_query(&Route::Login, &query);
-        }
-        return html! { <Loading label="Redirecting to sign-in…" /> };
     }
 
     let retry = {
@@ -110,6 +95,11 @@ pub fn appointments_page() -> Html {
                 code="api_malformed_response"
             >
                 <button type="button" class="button primary" onclick={retry}>{ "Try again" }</button>
+            </ErrorPanel>
+        },
+        Load::Failed(AppointmentsError::Invalid { message, .. }) => html! {
+            <ErrorPanel title="The appointments API refused the request" message={message.clone()} code="api_400_invalid_request">
+                <button type="button" class="button primary" onclick={retry.clone()}>{ "Try again" }</button>
             </ErrorPanel>
         },
         Load::Failed(AppointmentsError::Unexpected { status }) => html! {

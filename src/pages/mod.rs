@@ -2,12 +2,16 @@
 
 mod appointments;
 mod callback;
-mod login;
+pub(crate) mod login;
 mod not_found;
+mod profile;
 mod startup_error;
+mod tokens;
 
 pub use appointments::AppointmentsPage;
 pub use callback::CallbackPage;
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;
+pub use profile::ProfilePage;
 pub use startup_error::StartupErrorPage;
+pub use tokens::TokensPage;
