@@ -34,18 +34,35 @@ async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
     let stack = Stack::start().await;
     for (fault, code) in REJECTED {
         let browser = stack.browser().await;
-        browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+        browser
+            .goto(&format!("{}/", stack.spa))
+            .await
+            .expect("open the app");
         stack.faults.set_next(fault);
         let callback = callback_url(&browser, &stack, ALICE).await;
-        browser.goto(&callback).await.expect("the tenant's redirect");
+        browser
+            .goto(&callback)
+            .await
+            .expect("the tenant's redirect");
 
         let alert = text_of(&browser, "[role=alert]").await;
         assert!(alert.contains("Sign-in failed"), "{fault:?}: {alert}");
         assert!(alert.contains(code), "{fault:?} must show {code}: {alert}");
         text_of(&browser, "#try-again").await;
-        assert!(!browser.current_url_string().await.contains('#'), "{fault:?}: fragment cleared");
-        assert_eq!(stored_session(&browser).await, json!([null, null]), "{fault:?}: nothing stored");
-        assert_eq!(stack.api_requests.load(Ordering::SeqCst), 0, "{fault:?}: the API got a request");
+        assert!(
+            !browser.current_url_string().await.contains('#'),
+            "{fault:?}: fragment cleared"
+        );
+        assert_eq!(
+            stored_session(&browser).await,
+            json!([null, null]),
+            "{fault:?}: nothing stored"
+        );
+        assert_eq!(
+            stack.api_requests.load(Ordering::SeqCst),
+            0,
+            "{fault:?}: the API got a request"
+        );
         browser.close().await.expect("close");
     }
 
@@ -53,12 +70,21 @@ async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
     // which a rotation ends.
     for fault in [Fault::NoKid, Fault::RotatedKey] {
         let browser = stack.browser().await;
-        browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+        browser
+            .goto(&format!("{}/", stack.spa))
+            .await
+            .expect("open the app");
         stack.faults.set_next(fault);
         let callback = callback_url(&browser, &stack, ALICE).await;
-        browser.goto(&callback).await.expect("the tenant's redirect");
+        browser
+            .goto(&callback)
+            .await
+            .expect("the tenant's redirect");
         let list = text_of(&browser, "#appointments-list").await;
-        assert!(list.contains("Dental check-up"), "{fault:?} signs in: {list}");
+        assert!(
+            list.contains("Dental check-up"),
+            "{fault:?} signs in: {list}"
+        );
         browser.close().await.expect("close");
     }
 }
@@ -67,9 +93,15 @@ async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
 async fn a_replayed_callback_url_is_rejected() {
     let stack = Stack::start().await;
     let browser = stack.browser().await;
-    browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+    browser
+        .goto(&format!("{}/", stack.spa))
+        .await
+        .expect("open the app");
     let callback = callback_url(&browser, &stack, ALICE).await;
-    browser.goto(&callback).await.expect("the tenant's redirect");
+    browser
+        .goto(&callback)
+        .await
+        .expect("the tenant's redirect");
     text_of(&browser, "#appointments-list").await;
 
     // Signed out, the same response again: its state was consumed by the first use.

@@ -5,7 +5,9 @@
 
 mod support;
 
-use support::{click, sign_in_at_tenant, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE};
+use support::{
+    click, sign_in_at_tenant, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_lands_on_the_appointments_list_with_no_token_in_the_address_bar() {
@@ -114,7 +116,11 @@ async fn cancelling_at_the_tenant_shows_the_error_screen_and_stores_nothing() {
     text_of(&browser, "#try-again").await;
     let url = browser.current_url_string().await;
     assert!(!url.contains('#'), "the fragment is cleared: {url}");
-    assert_eq!(stored_session(&browser).await, serde_json::json!([null, null]), "no session stored");
+    assert_eq!(
+        stored_session(&browser).await,
+        serde_json::json!([null, null]),
+        "no session stored"
+    );
 
     browser.close().await.expect("close");
 }
@@ -146,7 +152,10 @@ async fn token_only_mode_signs_in_and_warns_that_injection_goes_undetected() {
     })
     .await;
     let browser = stack.browser().await;
-    browser.goto(&format!("{}/", stack.spa)).await.expect("open the app");
+    browser
+        .goto(&format!("{}/", stack.spa))
+        .await
+        .expect("open the app");
     assert!(text_of(&browser, "[role=note]").await.contains("RFC 9700"));
     click(&browser, "#sign-in").await;
     sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;

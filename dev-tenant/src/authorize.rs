@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::config::User;
+use crate::faults::{Fault, WRONG_STATE};
 use crate::pages::{consent_page, error_page, login_page};
 use crate::tokens::{granted_scopes, Grant};
 use crate::{lock, parse_form, session, Shared};
@@ -405,10 +407,19 @@ async fn consent(State(st): State<Shared>, body: Bytes) -> Response {
             "User did not authorize the request",
         );
     }
-    let issued = match crate::tokens::issue(&st, &req.grant, user) {
+    tokens_redirect(&st, req, user)
+}
+
+/// The successful answer: tokens in the callback's fragment.
+fn tokens_redirect(st: &Shared, req: &AuthRequest, user: &User) -> Response {
+    let mut state = req.state.as_deref();
+    let issued = match crate::tokens::issue(st, &req.grant, user) {
         Ok(i) => i,
         Err(e) => return fragment_error(&req.redirect_uri, state, "server_error", &e.to_string()),
     };
+    if issued.fault == Some(Fault::WrongState) {
+        state = Some(WRONG_STATE);
+    }
     let expires_in = issued.expires_in.to_string();
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     if let Some(at) = &issued.access_token {

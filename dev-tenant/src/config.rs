@@ -39,7 +39,8 @@
 //! `--bind ADDR` (default `127.0.0.1:7002`), `--issuer URL` (default
 //! `http://localhost:<bind port>/`), `--config FILE`, `--key FILE` (RS256 private key
 //! PEM, PKCS#8 or PKCS#1; otherwise a 2048-bit key is generated at start),
-//! `--token-lifetime SECS` (default 7200), `--help`.
+//! `--token-lifetime SECS` (default 7200), `--enable-fault-injection` (serve the
+//! test-only `POST /test/next-fault`, see [`crate::faults`]; off by default), `--help`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -409,6 +410,8 @@ pub struct Flags {
     pub config: Option<PathBuf>,
     pub key: Option<PathBuf>,
     pub token_lifetime: u64,
+    /// `--enable-fault-injection`: serve `POST /test/next-fault`.
+    pub enable_fault_injection: bool,
 }
 
 /// A bad flag: names the flag and says what is wrong.
@@ -434,6 +437,14 @@ USAGE: dev-tenant [FLAGS]
   --config FILE           JSON file with clients, apis and users (replaces the demo ones)
   --key FILE              RS256 private key, PEM (PKCS#8 or PKCS#1); default: generated at start
   --token-lifetime SECS   lifetime of issued tokens in seconds (default 7200)
+  --enable-fault-injection
+                          FOR TESTS ONLY: serve POST /test/next-fault, which makes the next
+                          authorization response carry a broken token, e.g.
+                          curl -X POST -d '{\"fault\":\"expired\"}' http://localhost:7002/test/next-fault
+                          faults: bad_signature unknown_key alg_none hs256_public_key wrong_iss
+                          wrong_aud multiple_aud_no_azp missing_sub missing_iat expired
+                          wrong_nonce missing_at_hash wrong_at_hash wrong_state rotated_key
+                          no_kid ({\"fault\":null} clears; off by default: 404)
   --help                  print this help
 ";
 
@@ -468,6 +479,7 @@ where
         config: None,
         key: None,
         token_lifetime: DEFAULT_TOKEN_LIFETIME,
+        enable_fault_injection: false,
     };
     let mut args = args.into_iter().map(Into::into);
     while let Some(arg) = args.next() {
@@ -477,6 +489,13 @@ where
         };
         if name == "--help" || name == "-h" {
             return Ok(Command::Help);
+        }
+        if name == "--enable-fault-injection" {
+            if inline.is_some() {
+                return Err(FlagError(format!("{name}: takes no value")));
+            }
+            flags.enable_fault_injection = true;
+            continue;
         }
         let known = [
             "--bind",
@@ -551,5 +570,24 @@ mod tests {
             panic!("expected run")
         };
         assert_eq!(f.issuer.as_deref(), Some("http://localhost:1234/"));
+        assert!(!f.enable_fault_injection);
+        let Command::Run(f) = parse_args(["--enable-fault-injection", "--bind=127.0.0.1:9"])
+            .unwrap()
+        else {
+            panic!("expected run")
+        };
+        assert!(f.enable_fault_injection);
+        assert_eq!(f.bind.port(), 9);
+        assert!(parse_args(["--enable-fault-injection=yes"])
+            .unwrap_err()
+            .0
+            .starts_with("--enable-fault-injection:"));
+    }
+
+    #[test]
+    fn usage_lists_every_fault() {
+        for f in crate::faults::Fault::ALL {
+            assert!(USAGE.contains(f.name()), "{f} missing from --help");
+        }
     }
 }

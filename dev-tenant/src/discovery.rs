@@ -51,5 +51,5 @@ async fn openid_configuration(State(st): State<Shared>) -> Response {
 }
 
 async fn jwks(State(st): State<Shared>) -> Response {
-    Json(st.key.jwks()).into_response()
+    Json(st.keys.jwks()).into_response()
 }

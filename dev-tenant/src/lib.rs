@@ -23,11 +23,16 @@
 //! `password`), which redirects (303) to `GET /u/consent?tx=..`; its form
 //! (`POST /u/consent`, fields `tx`, `decision` = `accept` | `deny`) redirects (302) to
 //! the callback with the result in the fragment.
+//!
+//! For clients' negative tests, [`faults`] breaks the next authorization response on
+//! purpose ([`Settings::faults`], or `POST /test/next-fault` with
+//! `--enable-fault-injection`).
 
 pub mod authorize;
 pub mod avatars;
 pub mod config;
 pub mod discovery;
+pub mod faults;
 pub mod keys;
 pub mod logout;
 pub mod pages;
@@ -46,7 +51,8 @@ use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{TenantConfig, DEFAULT_TOKEN_LIFETIME};
-use crate::keys::{KeyError, SigningKey};
+use crate::faults::FaultSwitch;
+use crate::keys::{KeyError, KeyRing, SigningKey};
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -55,10 +61,15 @@ pub struct Settings {
     pub issuer: String,
     /// Clients, APIs and users.
     pub tenant: TenantConfig,
-    /// The RS256 key that signs tokens.
+    /// The RS256 key that signs tokens (until a [`faults::Fault::RotatedKey`] replaces it).
     pub key: SigningKey,
     /// Lifetime of issued tokens in seconds (`expires_in`), default 7200.
     pub token_lifetime: u64,
+    /// Test-only fault injection: keep a clone and call [`FaultSwitch::set_next`] to break
+    /// the next authorization response (see [`faults`]). Nothing is pending by default.
+    pub faults: FaultSwitch,
+    /// Serve `POST /test/next-fault` (binary flag `--enable-fault-injection`); default false.
+    pub fault_injection_endpoint: bool,
 }
 
 /// Why [`Settings`] could not be built.
@@ -98,6 +109,8 @@ impl Settings {
             tenant,
             key,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            faults: FaultSwitch::default(),
+            fault_injection_endpoint: false,
         })
     }
 
@@ -111,8 +124,9 @@ impl Settings {
 pub(crate) struct AppState {
     pub issuer: String,
     pub tenant: TenantConfig,
-    pub key: SigningKey,
+    pub keys: KeyRing,
     pub token_lifetime: u64,
+    pub faults: FaultSwitch,
     pub transactions: authorize::Transactions,
     pub sessions: session::Sessions,
     pub opaque_tokens: tokens::OpaqueTokens,
@@ -163,6 +177,7 @@ pub(crate) fn parse_form(input: &[u8]) -> HashMap<String, String> {
 
 /// Builds the tenant's router.
 pub fn router(settings: Settings) -> Router {
+    let fault_injection_endpoint = settings.fault_injection_endpoint;
     let mut issuer = settings.issuer;
     if !issuer.ends_with('/') {
         issuer.push('/');
@@ -170,13 +185,18 @@ pub fn router(settings: Settings) -> Router {
     let state: Shared = Arc::new(AppState {
         issuer,
         tenant: settings.tenant,
-        key: settings.key,
+        keys: KeyRing::new(settings.key),
         token_lifetime: settings.token_lifetime,
+        faults: settings.faults,
         transactions: authorize::Transactions::default(),
         sessions: session::Sessions::default(),
         opaque_tokens: tokens::OpaqueTokens::default(),
     });
-    Router::new()
+    let mut routes = Router::new();
+    if fault_injection_endpoint {
+        routes = routes.merge(faults::routes());
+    }
+    routes
         .merge(discovery::routes())
         .merge(userinfo::routes())
         .merge(authorize::routes())

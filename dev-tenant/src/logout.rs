@@ -89,7 +89,7 @@ fn hinted_client(st: &Shared, hint: &str) -> Option<String> {
     v.validate_exp = false;
     v.validate_aud = false;
     v.set_required_spec_claims(&["iss", "aud"]);
-    let data = jsonwebtoken::decode::<serde_json::Value>(hint, st.key.decoding_key(), &v).ok()?;
+    let data = crate::keys::decode_with::<serde_json::Value>(&st.keys, hint, &v).ok()?;
     data.claims
         .get("aud")
         .and_then(|a| a.as_str())

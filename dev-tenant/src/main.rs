@@ -59,6 +59,7 @@ async fn run(flags: Flags) -> ExitCode {
         Err(e) => return fail(2, &e.to_string()),
     };
     settings.token_lifetime = flags.token_lifetime;
+    settings.fault_injection_endpoint = flags.enable_fault_injection;
 
     let ip = flags.bind.ip();
     let host = if ip.is_ipv6() {
@@ -75,6 +76,12 @@ async fn run(flags: Flags) -> ExitCode {
         settings.issuer
     );
     println!("  signing key id: {}", settings.key.kid());
+    if settings.fault_injection_endpoint {
+        println!(
+            "  FAULT INJECTION ENABLED (tests only): POST {}test/next-fault",
+            settings.issuer
+        );
+    }
     for c in &settings.tenant.clients {
         println!("client {} ({})", c.client_id, c.name);
         for cb in &c.callbacks {

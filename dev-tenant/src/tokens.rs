@@ -1,17 +1,17 @@
 //! Token claims, scope granting and signing.
 //!
-//! [`issue`] is the single place tokens are made (a later fault-injection switch for
-//! "the next issued token" belongs there).
+//! [`issue`] is the single place tokens are made; it applies the pending test fault
+//! (see [`crate::faults`]).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
 use base64::Engine;
-use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{TenantConfig, User, OIDC_SCOPES};
+use crate::faults::{self, Fault};
 use crate::{lock, AppState};
 
 /// Why a token could not be made.
@@ -139,6 +139,8 @@ pub struct Issued {
     /// Space-separated granted scopes.
     pub scope: String,
     pub expires_in: u64,
+    /// The test fault this response carries (consumed from the switch).
+    pub fault: Option<Fault>,
 }
 
 /// Opaque access tokens (issued without an audience), usable only at `/userinfo`.
@@ -163,16 +165,17 @@ impl OpaqueTokens {
     }
 }
 
-fn sign<T: Serialize>(state: &AppState, typ: &str, claims: &T) -> Result<String, TokenError> {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(state.key.kid().to_string());
-    header.typ = Some(typ.to_string());
-    jsonwebtoken::encode(&header, claims, state.key.encoding_key())
-        .map_err(|e| TokenError(format!("signing failed: {e}")))
-}
-
-/// Issues the tokens for an accepted grant.
+/// Issues the tokens for an accepted grant, with the pending test fault if any.
 pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issued, TokenError> {
+    let fault = state.faults.take();
+    let key = if fault == Some(Fault::RotatedKey) {
+        state
+            .keys
+            .rotate()
+            .map_err(|e| TokenError(format!("key rotation failed: {e}")))?
+    } else {
+        state.keys.current()
+    };
     let iat = crate::now();
     let exp = iat + state.token_lifetime;
     let granted = granted_scopes(
@@ -204,7 +207,7 @@ pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issu
             scope: scope.clone(),
             permissions,
         };
-        Some(sign(state, "JWT", &claims)?)
+        Some(faults::sign_rs256(&key, &claims, true)?)
     } else {
         let token = crate::random_id().ok_or_else(|| TokenError("no randomness".into()))?;
         state
@@ -228,7 +231,13 @@ pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issu
             email: profile.email,
             email_verified: profile.email_verified,
         };
-        Some(sign(state, "JWT", &claims)?)
+        let serde_json::Value::Object(mut claims) = serde_json::to_value(&claims)
+            .map_err(|e| TokenError(format!("claims: {e}")))?
+        else {
+            return Err(TokenError("claims: not an object".into()));
+        };
+        faults::tamper_claims(fault, &mut claims, iat);
+        Some(faults::sign_id_token(fault, &key, &claims)?)
     } else {
         None
     };
@@ -237,6 +246,7 @@ pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issu
         id_token,
         scope,
         expires_in: state.token_lifetime,
+        fault,
     })
 }
 

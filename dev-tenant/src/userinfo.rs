@@ -50,7 +50,7 @@ fn subject(st: &Shared, token: &str) -> Result<String, String> {
     v.set_issuer(&[&st.issuer]);
     v.set_audience(&[st.url("userinfo")]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    jsonwebtoken::decode::<AccessClaims>(token, st.key.decoding_key(), &v)
+    crate::keys::decode_with::<AccessClaims>(&st.keys, token, &v)
         .map(|d| d.claims.sub)
         .map_err(|e| format!("The access token is not valid: {e}"))
 }

@@ -67,9 +67,35 @@ async fn key_flag_loads_the_pem_into_the_jwks() {
 async fn binary_serves_with_the_given_key() {
     let pem = generate_pem().unwrap();
     let path = temp_file("key.pem", &pem);
+    let (child, base, banner) = spawn_bin(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--key",
+        path.to_str().unwrap(),
+    ]);
+    for needle in [
+        "appointments-spa",
+        "http://localhost:8080/callback",
+        "alice@example.com / alice-password-1",
+        "bob@example.com / bob-password-1",
+    ] {
+        assert!(banner.contains(needle), "{needle} missing from {banner}");
+    }
+    let jwks: serde_json::Value = reqwest::get(format!("{base}.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    drop(child);
+    std::fs::remove_file(path).ok();
+    assert_eq!(jwks["keys"][0]["n"], modulus_of(&pem).as_str());
+}
+
+/// Starts the binary; returns it, its base URL and the banner up to `Ready.`.
+fn spawn_bin(args: &[&str]) -> (KillOnDrop, String, String) {
     let child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0", "--key"])
-        .arg(&path)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -92,23 +118,37 @@ async fn binary_serves_with_the_given_key() {
         .and_then(|rest| rest.split_whitespace().next())
         .expect("the binary prints its URL")
         .to_string();
-    for needle in [
-        "appointments-spa",
-        "http://localhost:8080/callback",
-        "alice@example.com / alice-password-1",
-        "bob@example.com / bob-password-1",
-    ] {
-        assert!(banner.contains(needle), "{needle} missing from {banner}");
-    }
-    let jwks: serde_json::Value = reqwest::get(format!("{base}.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    (child, base, banner)
+}
+
+#[tokio::test]
+async fn binary_fault_injection_endpoint_only_with_the_flag() {
+    let http = reqwest::Client::new();
+    let post = |base: &str| {
+        http.post(format!("{base}test/next-fault"))
+            .header("content-type", "application/json")
+            .body(r#"{"fault":"alg_none"}"#)
+            .send()
+    };
+    let (child, base, banner) = spawn_bin(&["--bind", "127.0.0.1:0"]);
+    assert!(!banner.contains("FAULT INJECTION"), "{banner}");
+    assert_eq!(post(&base).await.unwrap().status(), 404);
     drop(child);
-    std::fs::remove_file(path).ok();
-    assert_eq!(jwks["keys"][0]["n"], modulus_of(&pem).as_str());
+
+    let (child, base, banner) =
+        spawn_bin(&["--bind", "127.0.0.1:0", "--enable-fault-injection"]);
+    assert!(banner.contains("FAULT INJECTION ENABLED"), "{banner}");
+    assert!(banner.contains("test/next-fault"), "{banner}");
+    assert_eq!(post(&base).await.unwrap().status(), 204);
+    drop(child);
+
+    let (code, stderr) = run_bin(&["--enable-fault-injection=1"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--enable-fault-injection"), "{stderr}");
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--enable-fault-injection"), "{help}");
+    assert!(help.contains("/test/next-fault"), "{help}");
 }
 
 /// Kills the spawned binary even when an assertion fails.

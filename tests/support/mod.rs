@@ -5,10 +5,10 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -262,7 +262,11 @@ pub async fn sign_in_at_tenant(
 /// Clicks Sign in, then answers the tenant outside the browser (login and consent over
 /// HTTP) and returns the callback URL the tenant redirects to, tokens in its fragment.
 /// The browser keeps the sign-in transaction, so opening the URL completes the sign-in.
-pub async fn callback_url(browser: &Client, stack: &Stack, (user, password): (&str, &str)) -> String {
+pub async fn callback_url(
+    browser: &Client,
+    stack: &Stack,
+    (user, password): (&str, &str),
+) -> String {
     click(browser, "#sign-in").await;
     let authorize = format!("{}/authorize?", stack.tenant);
     wait_until("the browser is at the tenant's /authorize", || async {
@@ -274,7 +278,14 @@ pub async fn callback_url(browser: &Client, stack: &Stack, (user, password): (&s
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client");
-    let login_page = http.get(&authorize_url).send().await.expect("authorize").text().await.expect("page");
+    let login_page = http
+        .get(&authorize_url)
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
     let marker = "name=\"tx\" value=\"";
     let start = login_page.find(marker).expect("a login form") + marker.len();
     let tx = &login_page[start..start + login_page[start..].find('"').expect("end of tx")];
