@@ -571,8 +571,8 @@ mod tests {
         };
         assert_eq!(f.issuer.as_deref(), Some("http://localhost:1234/"));
         assert!(!f.enable_fault_injection);
-        let Command::Run(f) = parse_args(["--enable-fault-injection", "--bind=127.0.0.1:9"])
-            .unwrap()
+        let Command::Run(f) =
+            parse_args(["--enable-fault-injection", "--bind=127.0.0.1:9"]).unwrap()
         else {
             panic!("expected run")
         };

@@ -270,9 +270,8 @@ pub fn decode_with<T: serde::de::DeserializeOwned>(
     validation: &jsonwebtoken::Validation,
 ) -> Result<jsonwebtoken::TokenData<T>, jsonwebtoken::errors::Error> {
     let header = jsonwebtoken::decode_header(token)?;
-    let mut last = jsonwebtoken::errors::Error::from(
-        jsonwebtoken::errors::ErrorKind::InvalidSignature,
-    );
+    let mut last =
+        jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidSignature);
     for key in keys.verification_keys(header.kid.as_deref()) {
         match jsonwebtoken::decode::<T>(token, &key, validation) {
             Ok(data) => return Ok(data),
@@ -310,7 +309,9 @@ mod tests {
     fn public_key_pem_verifies_tokens_of_the_key() {
         let key = SigningKey::generate().unwrap();
         let pem = key.public_key_pem();
-        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"));
+        assert!(pem.starts_with(
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"
+        ));
         assert!(pem.ends_with("\n-----END PUBLIC KEY-----\n"));
         assert!(pem.lines().all(|l| l.len() <= 64));
         let claims = serde_json::json!({"sub": "x", "exp": 4_000_000_000u64});

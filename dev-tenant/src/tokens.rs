@@ -231,8 +231,8 @@ pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issu
             email: profile.email,
             email_verified: profile.email_verified,
         };
-        let serde_json::Value::Object(mut claims) = serde_json::to_value(&claims)
-            .map_err(|e| TokenError(format!("claims: {e}")))?
+        let serde_json::Value::Object(mut claims) =
+            serde_json::to_value(&claims).map_err(|e| TokenError(format!("claims: {e}")))?
         else {
             return Err(TokenError("claims: not an object".into()));
         };

@@ -67,12 +67,8 @@ async fn key_flag_loads_the_pem_into_the_jwks() {
 async fn binary_serves_with_the_given_key() {
     let pem = generate_pem().unwrap();
     let path = temp_file("key.pem", &pem);
-    let (child, base, banner) = spawn_bin(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--key",
-        path.to_str().unwrap(),
-    ]);
+    let (child, base, banner) =
+        spawn_bin(&["--bind", "127.0.0.1:0", "--key", path.to_str().unwrap()]);
     for needle in [
         "appointments-spa",
         "http://localhost:8080/callback",
@@ -135,8 +131,7 @@ async fn binary_fault_injection_endpoint_only_with_the_flag() {
     assert_eq!(post(&base).await.unwrap().status(), 404);
     drop(child);
 
-    let (child, base, banner) =
-        spawn_bin(&["--bind", "127.0.0.1:0", "--enable-fault-injection"]);
+    let (child, base, banner) = spawn_bin(&["--bind", "127.0.0.1:0", "--enable-fault-injection"]);
     assert!(banner.contains("FAULT INJECTION ENABLED"), "{banner}");
     assert!(banner.contains("test/next-fault"), "{banner}");
     assert_eq!(post(&base).await.unwrap().status(), 204);
