@@ -50,8 +50,9 @@ use axum::routing::get;
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use crate::faults::{Fault, FaultSwitch};
+
 use crate::config::{TenantConfig, DEFAULT_TOKEN_LIFETIME};
-use crate::faults::FaultSwitch;
 use crate::keys::{KeyError, KeyRing, SigningKey};
 
 /// Everything the server needs to run.
