@@ -25,6 +25,8 @@ pub struct Config {
     pub scope: String,
     pub response_type: ResponseType,
     pub redirect_uri: Url,
+    /// Where silent renewal's hidden iframe lands: a static page that runs no code.
+    pub silent_redirect_uri: Url,
     pub logout_return_to: Url,
     pub token_storage: TokenStorage,
     /// Allowed clock skew when checking token times, in seconds.
@@ -105,6 +107,12 @@ impl Config {
                 .map_err(|e| field_error("redirect_uri", e.to_string()))?,
             Some(text) => absolute_url("redirect_uri", text)?,
         };
+        let silent_redirect_uri = match fields.optional("silent_redirect_uri")? {
+            None => app_base
+                .join("silent-callback.html")
+                .map_err(|e| field_error("silent_redirect_uri", e.to_string()))?,
+            Some(text) => absolute_url("silent_redirect_uri", text)?,
+        };
         let logout_return_to = match fields.optional("logout_return_to")? {
             None => app_base.clone(),
             Some(text) => absolute_url("logout_return_to", text)?,
@@ -141,6 +149,7 @@ impl Config {
             scope,
             response_type,
             redirect_uri,
+            silent_redirect_uri,
             logout_return_to,
             token_storage,
             leeway_secs,
@@ -237,6 +246,10 @@ mod tests {
             "http://localhost:8080/callback"
         );
         assert_eq!(config.logout_return_to.as_str(), "http://localhost:8080/");
+        assert_eq!(
+            config.silent_redirect_uri.as_str(),
+            "http://localhost:8080/silent-callback.html"
+        );
         assert_eq!(config.token_storage, TokenStorage::Session);
         assert_eq!(
             config.appointments_url(),

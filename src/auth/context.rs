@@ -1,8 +1,9 @@
 use std::rc::Rc;
 
+use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
-use super::flows::{self, LoginError};
+use super::flows::{self, LoginError, RenewalError};
 use super::keys::SigningKeys;
 use crate::browser::{self, storage};
 use crate::config::Config;
@@ -24,12 +25,31 @@ pub enum AuthState {
     SignedIn(Rc<Session>),
 }
 
+/// Background renewal of the session before it expires.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Renewal {
+    Idle,
+    Running,
+    /// The user must sign in again; the page stays as it is until they do.
+    Failed(RenewalError),
+}
+
+/// Why the user was signed out, when it was not their choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedOutReason {
+    /// The API answered 401: the token is no longer accepted.
+    SessionRejected,
+}
+
 /// What `use_auth()` returns: the state, the tenant, and the actions.
 #[derive(Clone, PartialEq)]
 pub struct AuthContext {
     pub state: AuthState,
+    pub renewal: Renewal,
+    pub signed_out_reason: Option<SignedOutReason>,
     pub tenant: Tenant,
-    set_state: Callback<AuthState>,
+    set_state: Callback<(AuthState, Option<SignedOutReason>)>,
+    set_renewal: Callback<Renewal>,
 }
 
 impl AuthContext {
@@ -52,15 +72,49 @@ impl AuthContext {
     /// and makes it the app's. Returns the path to go on to.
     pub async fn complete_sign_in(&self, fragment: &str) -> Result<String, OidcError> {
         let (session, return_to) = flows::complete_callback(&self.tenant, fragment).await?;
-        storage::save_session(self.tenant.config.token_storage, &session);
-        self.set_state.emit(AuthState::SignedIn(Rc::new(session)));
+        self.adopt(session);
         Ok(return_to)
     }
 
-    /// Forgets the session in this app (the tenant's own session is left alone).
-    pub fn sign_out(&self) {
+    /// Renews the session in the background (`prompt=none` in a hidden iframe). On
+    /// failure `renewal` says why, and the app offers to sign in again.
+    pub fn renew(&self) {
+        if self.renewal == Renewal::Running {
+            return;
+        }
+        self.set_renewal.emit(Renewal::Running);
+        let this = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match flows::renew(&this.tenant).await {
+                Ok(session) => {
+                    this.adopt(session);
+                    this.set_renewal.emit(Renewal::Idle);
+                }
+                Err(error) => this.set_renewal.emit(Renewal::Failed(error)),
+            }
+        });
+    }
+
+    /// Signs out of this app and of the tenant, then returns to `logout_return_to`.
+    pub fn logout(&self) {
+        self.set_state.emit((AuthState::SignedOut, None));
+        if flows::logout(&self.tenant).is_err() {
+            // Navigation was refused; the app's own session is gone all the same.
+            storage::clear_session();
+        }
+    }
+
+    /// The API no longer accepts the token: forget it, and say why on the sign-in page.
+    pub fn session_rejected(&self) {
         storage::clear_session();
-        self.set_state.emit(AuthState::SignedOut);
+        self.set_state
+            .emit((AuthState::SignedOut, Some(SignedOutReason::SessionRejected)));
+    }
+
+    fn adopt(&self, session: Session) {
+        storage::save_session(self.tenant.config.token_storage, &session);
+        self.set_state
+            .emit((AuthState::SignedIn(Rc::new(session)), None));
     }
 }
 
@@ -72,7 +126,7 @@ pub struct AuthProviderProps {
 }
 
 /// Provides the auth state to everything inside it, starting from a stored session when
-/// one is still valid.
+/// one is still valid, and renews the session before it expires.
 #[function_component(AuthProvider)]
 pub fn auth_provider(props: &AuthProviderProps) -> Html {
     let mode = props.tenant.config.token_storage;
@@ -80,21 +134,50 @@ pub fn auth_provider(props: &AuthProviderProps) -> Html {
         Some(session) if !session.is_expired(browser::now_ms()) => {
             AuthState::SignedIn(Rc::new(session))
         }
-        Some(_) => {
+        _ => {
+            // Expired or unreadable: never used, and not left behind either.
             storage::clear_session();
             AuthState::SignedOut
         }
-        None => AuthState::SignedOut,
     });
+    let reason = use_state(|| None::<SignedOutReason>);
+    let renewal = use_state(|| Renewal::Idle);
     let set_state = {
-        let state = state.clone();
-        Callback::from(move |next| state.set(next))
+        let (state, reason) = (state.clone(), reason.clone());
+        use_callback((), move |(next, why), _| {
+            state.set(next);
+            reason.set(why);
+        })
+    };
+    let set_renewal = {
+        let renewal = renewal.clone();
+        use_callback((), move |next, _| renewal.set(next))
     };
     let context = AuthContext {
         state: (*state).clone(),
+        renewal: (*renewal).clone(),
+        signed_out_reason: *reason,
         tenant: props.tenant.clone(),
         set_state,
+        set_renewal,
     };
+
+    // One timer per session: it fires a little before the access token expires.
+    let renew_at = match &*state {
+        AuthState::SignedIn(session) => Some(session.renew_at()),
+        AuthState::SignedOut => None,
+    };
+    {
+        let context = context.clone();
+        use_effect_with(renew_at, move |renew_at| {
+            let timer = renew_at.map(|at| {
+                let delay = (at as f64 - browser::now_ms()).clamp(0.0, f64::from(i32::MAX));
+                Timeout::new(delay as u32, move || context.renew())
+            });
+            move || drop(timer)
+        });
+    }
+
     html! {
         <ContextProvider<AuthContext> {context}>
             { props.children.clone() }

@@ -1,12 +1,18 @@
+use std::time::Duration;
+
 use url::Url;
 
 use super::Tenant;
+use crate::browser::silent::{self, SilentError};
 use crate::browser::{self, crypto, location, storage};
 use crate::oidc::authorize::{safe_return_path, AuthorizeRequest, Transaction};
 use crate::oidc::claims::IdTokenClaims;
 use crate::oidc::fragment::{self, AuthorizationResponse};
 use crate::oidc::session::{self, CallbackContext, Session, VerifiedIdToken};
-use crate::oidc::{at_hash, jwt, OidcError};
+use crate::oidc::{at_hash, jwt, logout, OidcError};
+
+/// How long silent renewal waits for the tenant's answer.
+const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginError {
@@ -22,8 +28,79 @@ impl std::fmt::Display for LoginError {
     }
 }
 
+/// Why silent renewal did not give a new session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenewalError {
+    /// The tenant's answer, or a check of it, failed: `login_required` when the tenant's
+    /// session has ended, `consent_required`, `interaction_required`, or any callback check.
+    Rejected(OidcError),
+    /// The tenant did not answer in time.
+    Timeout,
+    Browser(String),
+}
+
+impl RenewalError {
+    pub fn code(&self) -> String {
+        match self {
+            Self::Rejected(error) => error.code().to_string(),
+            Self::Timeout => "renewal_timeout".into(),
+            Self::Browser(_) => "renewal_browser_error".into(),
+        }
+    }
+
+    pub fn explanation(&self) -> String {
+        match self {
+            Self::Rejected(error) => error.explanation(),
+            Self::Timeout => "The tenant did not answer the background renewal in time. Browsers that block third-party cookies prevent it.".into(),
+            Self::Browser(why) => format!("The browser could not renew the session: {why}."),
+        }
+    }
+}
+
 /// Starts a sign-in: a fresh transaction in sessionStorage, then off to the tenant.
 pub(super) fn login(tenant: &Tenant, return_to: Option<&str>) -> Result<(), LoginError> {
+    let transaction = new_transaction(tenant, return_to)?;
+    let url = authorize_url(tenant, &transaction, &tenant.config.redirect_uri, None);
+    location::leave_for(&url).map_err(LoginError::Browser)
+}
+
+/// Renews the session without leaving the page: the same request with `prompt=none` in a
+/// hidden iframe, whose answer passes every check a normal callback does.
+pub(super) async fn renew(tenant: &Tenant) -> Result<Session, RenewalError> {
+    let transaction = new_transaction(tenant, None)
+        .map_err(|LoginError::Browser(why)| RenewalError::Browser(why))?;
+    let landing = &tenant.config.silent_redirect_uri;
+    let url = authorize_url(tenant, &transaction, landing, Some("none"));
+    let fragment = silent::authorize_in_iframe(&url, landing, SILENT_TIMEOUT)
+        .await
+        .map_err(|error| {
+            // The transaction will never be answered.
+            storage::take_transaction(&transaction.state);
+            match error {
+                SilentError::Timeout => RenewalError::Timeout,
+                SilentError::Browser(why) => RenewalError::Browser(why),
+            }
+        })?;
+    complete_callback(tenant, &fragment)
+        .await
+        .map(|(session, _)| session)
+        .map_err(RenewalError::Rejected)
+}
+
+/// Forgets everything this app holds, then lets the tenant end its own session and
+/// send the browser back to `logout_return_to`.
+pub(super) fn logout(tenant: &Tenant) -> Result<(), String> {
+    storage::clear_session();
+    storage::discard_transactions(|_| true);
+    let config = &tenant.config;
+    location::leave_for(&logout::logout_url(
+        &tenant.metadata,
+        &config.client_id,
+        &config.logout_return_to,
+    ))
+}
+
+fn new_transaction(tenant: &Tenant, return_to: Option<&str>) -> Result<Transaction, LoginError> {
     let now = browser::now_ms();
     storage::discard_transactions(|tx| tx.is_expired(now));
     let random = || {
@@ -42,17 +119,23 @@ pub(super) fn login(tenant: &Tenant, return_to: Option<&str>) -> Result<(), Logi
         created_at: now,
     };
     storage::save_transaction(&transaction).map_err(LoginError::Browser)?;
-    location::leave_for(&authorize_url(tenant, &transaction)).map_err(LoginError::Browser)
+    Ok(transaction)
 }
 
-fn authorize_url(tenant: &Tenant, transaction: &Transaction) -> Url {
+fn authorize_url(
+    tenant: &Tenant,
+    transaction: &Transaction,
+    redirect_uri: &Url,
+    prompt: Option<&str>,
+) -> Url {
     let config = &tenant.config;
     AuthorizeRequest {
         authorization_endpoint: &tenant.metadata.authorization_endpoint,
         client_id: &config.client_id,
-        redirect_uri: &config.redirect_uri,
+        redirect_uri,
         audience: &config.audience,
         scope: &config.scope,
+        prompt,
         transaction,
     }
     .url()

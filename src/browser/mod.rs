@@ -4,6 +4,7 @@
 pub mod crypto;
 pub mod http;
 pub mod location;
+pub mod silent;
 pub mod storage;
 
 use wasm_bindgen::JsValue;
@@ -35,4 +36,17 @@ pub fn local_time(rfc3339: &str) -> Option<String> {
     };
     let _ = set("dateStyle", "medium") && set("timeStyle", "short");
     Some(String::from(date.to_locale_string("default", &options)))
+}
+
+/// A `datetime-local` input's value (the user's local time, e.g. `2030-01-31T09:30`) as
+/// RFC 3339 in UTC, or `None` if it is not a time.
+pub fn local_input_to_rfc3339(value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        return None;
+    }
+    let date = js_sys::Date::new(&JsValue::from_str(value));
+    if date.get_time().is_nan() {
+        return None;
+    }
+    Some(String::from(date.to_iso_string()))
 }

@@ -1,29 +1,34 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::auth::use_auth;
+use crate::auth::{use_auth, Renewal};
 use crate::routes::Route;
 
 #[function_component(Header)]
 pub fn header() -> Html {
     let auth = use_auth();
     let session = auth.session();
-    let sign_out = {
+    let location = use_location();
+    let logout = {
         let auth = auth.clone();
-        let navigator = use_navigator();
+        Callback::from(move |_: MouseEvent| auth.logout())
+    };
+    let sign_in_again = {
+        let auth = auth.clone();
+        let here = location.map(|l| l.path().to_string());
         Callback::from(move |_: MouseEvent| {
-            auth.sign_out();
-            if let Some(navigator) = &navigator {
-                navigator.push(&Route::Login);
-            }
+            let _ = auth.login(here.as_deref());
         })
     };
     html! {
+        <>
         <header class="site-header">
             <Link<Route> to={Route::Login} classes="brand">{ "Appointments" }</Link<Route>>
-            if let Some(session) = session {
+            if let Some(session) = &session {
                 <nav aria-label="Main">
                     <Link<Route> to={Route::Appointments}>{ "My appointments" }</Link<Route>>
+                    <Link<Route> to={Route::Profile}>{ "Profile" }</Link<Route>>
+                    <Link<Route> to={Route::Tokens}>{ "Tokens" }</Link<Route>>
                 </nav>
                 <div class="user">
                     if let Some(profile) = &session.profile {
@@ -34,9 +39,20 @@ pub fn header() -> Html {
                     } else {
                         <span class="user-name">{ "Signed in" }</span>
                     }
-                    <button type="button" class="button secondary" onclick={sign_out}>{ "Sign out" }</button>
+                    <button type="button" class="button secondary" id="sign-out" onclick={logout}>{ "Sign out" }</button>
                 </div>
             }
         </header>
+        if let Renewal::Failed(error) = &auth.renewal {
+            <div class="banner" role="alert" id="renewal-failed">
+                <p>
+                    <strong>{ "Your session could not be renewed. " }</strong>
+                    { error.explanation() }
+                    { " " }<code>{ error.code() }</code>
+                </p>
+                <button type="button" class="button primary" id="sign-in-again" onclick={sign_in_again}>{ "Sign in again" }</button>
+            </div>
+        }
+        </>
     }
 }

@@ -55,6 +55,8 @@ pub struct AuthorizeRequest<'a> {
     pub redirect_uri: &'a Url,
     pub audience: &'a str,
     pub scope: &'a str,
+    /// `Some("none")` for silent renewal: the tenant must answer without showing a page.
+    pub prompt: Option<&'a str>,
     pub transaction: &'a Transaction,
 }
 
@@ -73,6 +75,9 @@ impl AuthorizeRequest<'_> {
                 .append_pair("state", &self.transaction.state);
             if let Some(nonce) = &self.transaction.nonce {
                 query.append_pair("nonce", nonce);
+            }
+            if let Some(prompt) = self.prompt {
+                query.append_pair("prompt", prompt);
             }
         }
         url
@@ -127,6 +132,7 @@ mod tests {
             redirect_uri: &redirect,
             audience: "appointments:api",
             scope: "openid profile read:appointments",
+            prompt: None,
             transaction: &tx,
         }
         .url();
@@ -162,11 +168,13 @@ mod tests {
             redirect_uri: &endpoint,
             audience: "a",
             scope: "openid",
+            prompt: Some("none"),
             transaction: &tx,
         }
         .url();
         assert!(pairs(&url).iter().all(|(k, _)| k != "nonce"));
         assert!(pairs(&url).contains(&("response_type".into(), "token".into())));
+        assert!(pairs(&url).contains(&("prompt".into(), "none".into())));
     }
 
     #[test]

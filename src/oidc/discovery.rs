@@ -10,7 +10,10 @@ pub struct ProviderMetadata {
     pub issuer: String,
     pub authorization_endpoint: Url,
     pub jwks_uri: Url,
+    /// OpenID Connect RP-initiated logout, when discovery advertises it.
     pub end_session_endpoint: Option<Url>,
+    /// Auth0's own logout, always there: `<domain>/v2/logout`.
+    pub auth0_logout_endpoint: Url,
     pub userinfo_endpoint: Option<Url>,
 }
 
@@ -64,7 +67,8 @@ pub fn auth0_defaults(origin: &Url) -> ProviderMetadata {
         issuer: expected_issuer(origin),
         authorization_endpoint: at("/authorize"),
         jwks_uri: at("/.well-known/jwks.json"),
-        end_session_endpoint: Some(at("/v2/logout")),
+        end_session_endpoint: None,
+        auth0_logout_endpoint: at("/v2/logout"),
         userinfo_endpoint: Some(at("/userinfo")),
     }
 }
@@ -92,6 +96,7 @@ pub fn parse(document: &str, origin: &Url) -> Result<ProviderMetadata, Discovery
         authorization_endpoint: endpoint("authorization_endpoint", &doc.authorization_endpoint)?,
         jwks_uri: endpoint("jwks_uri", &doc.jwks_uri)?,
         end_session_endpoint: optional("end_session_endpoint", doc.end_session_endpoint)?,
+        auth0_logout_endpoint: auth0_defaults(origin).auth0_logout_endpoint,
         userinfo_endpoint: optional("userinfo_endpoint", doc.userinfo_endpoint)?,
         issuer: doc.issuer,
     })
@@ -140,9 +145,10 @@ mod tests {
             meta.jwks_uri.as_str(),
             "https://dev-abc.us.auth0.com/.well-known/jwks.json"
         );
+        assert_eq!(meta.end_session_endpoint, None);
         assert_eq!(
-            meta.end_session_endpoint.map(String::from),
-            Some("https://dev-abc.us.auth0.com/v2/logout".into())
+            meta.auth0_logout_endpoint.as_str(),
+            "https://dev-abc.us.auth0.com/v2/logout"
         );
     }
 }

@@ -7,11 +7,15 @@ use super::claims::{self, Expected, IdTokenClaims, Profile};
 use super::fragment::TokenResponse;
 use super::OidcError;
 
+const RENEW_AT_MOST_EARLY_MS: u64 = 60_000;
+
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub access_token: String,
     /// Kept for logout's `id_token_hint`.
     pub id_token: Option<String>,
+    /// When the tokens were received, in milliseconds since the epoch.
+    pub issued_at: u64,
     /// Milliseconds since the epoch.
     pub expires_at: u64,
     pub scopes: Vec<String>,
@@ -33,6 +37,14 @@ impl std::fmt::Debug for Session {
 impl Session {
     pub fn is_expired(&self, now_ms: f64) -> bool {
         now_ms >= self.expires_at as f64
+    }
+
+    /// When to renew, before the access token expires: a quarter of its lifetime early,
+    /// but no more than a minute, so that long-lived tokens are not renewed too soon and
+    /// short-lived ones still have time to renew.
+    pub fn renew_at(&self) -> u64 {
+        let lifetime = self.expires_at.saturating_sub(self.issued_at);
+        self.expires_at - (lifetime / 4).min(RENEW_AT_MOST_EARLY_MS)
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -95,6 +107,7 @@ pub fn establish(
         .map(str::to_string)
         .collect();
     Ok(Session {
+        issued_at: context.now_ms as u64,
         expires_at: (context.now_ms as u64)
             .saturating_add(response.expires_in.saturating_mul(1000)),
         access_token: response.access_token,
@@ -213,6 +226,29 @@ mod tests {
             establish(response(None), verified(&wrong_nonce), &tx, &context()),
             Err(OidcError::NonceMismatch)
         );
+    }
+
+    #[test]
+    fn renewal_comes_before_expiry() {
+        let session = |lifetime_ms: u64| Session {
+            access_token: "at".into(),
+            id_token: None,
+            issued_at: 1_000_000,
+            expires_at: 1_000_000 + lifetime_ms,
+            scopes: vec![],
+            profile: None,
+        };
+        assert_eq!(
+            session(7_200_000).renew_at(),
+            1_000_000 + 7_200_000 - 60_000,
+            "a minute early"
+        );
+        assert_eq!(
+            session(8_000).renew_at(),
+            1_000_000 + 6_000,
+            "a quarter early"
+        );
+        assert_eq!(session(0).renew_at(), 1_000_000);
     }
 
     #[test]

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::auth::use_auth;
+use crate::auth::{use_auth, SignedOutReason};
 use crate::components::ErrorPanel;
 use crate::routes::Route;
 
@@ -43,6 +43,11 @@ pub fn login_page() -> Html {
     html! {
         <section class="panel">
             <h1>{ "Sign in to see your appointments" }</h1>
+            if auth.signed_out_reason == Some(SignedOutReason::SessionRejected) {
+                <p class="note warning" role="alert" id="session-rejected">
+                    { "Your session is no longer valid: the appointments API did not accept your access token. Sign in again to continue where you were." }
+                </p>
+            }
             <p>
                 { "Signing in takes you to " }<strong>{ config.domain.origin().ascii_serialization() }</strong>
                 { ", where you enter your credentials. It sends you back here with an access token for the appointments API; this app checks it before using it." }
