@@ -8,8 +8,10 @@ pub mod claims;
 pub mod discovery;
 pub mod error;
 pub mod fragment;
+pub mod inspect;
 pub mod jwks;
 pub mod jwt;
 pub mod session;
+pub mod userinfo;
 
 pub use error::OidcError;
