@@ -3,6 +3,34 @@
 //! Requests that cannot be trusted to redirect (unknown client, missing or unregistered
 //! `redirect_uri`) get an HTML error page; every other error goes back to the
 //! `redirect_uri` in the fragment, as Auth0 does.
+//!
+//! # Sessions, consent and `prompt`
+//!
+//! Signing in at the login form starts a tenant session (cookie `dev_tenant_session`,
+//! `HttpOnly; SameSite=Lax`). Accepting the consent page records, in memory, the scopes
+//! granted to that client for that user (OIDC scopes, and API scopes per audience);
+//! consent is never withdrawn, not even by logout. Then:
+//!
+//! - `prompt=none` (silent authentication, e.g. token renewal in a hidden iframe) never
+//!   shows a page: without a live session it redirects with `#error=login_required`;
+//!   with one but without recorded consent for every scope that would be granted, with
+//!   `#error=consent_required`; otherwise with tokens, exactly as a consent accept does
+//!   (the new request's `nonce`, `at_hash` of the new access token, `state`).
+//!   `prompt=none` combined with another value is `invalid_request`.
+//! - Without `prompt`, a request that comes with a live session skips the login form,
+//!   and also the consent page when consent is on record (302 with tokens); otherwise
+//!   it goes to the consent page (303).
+//! - `prompt=login` ignores the session and shows the login form; `prompt=consent`
+//!   always shows the consent page.
+//! - A sign-in at the login form is always followed by the consent page, so a fresh
+//!   browser sees the login form, then consent. (Auth0 would skip consent on record
+//!   there too.)
+//! - Logout (`/v2/logout`, `/oidc/logout`) ends the session: `prompt=none` answers
+//!   `login_required` again.
+//!
+//! Redirects carry no `X-Frame-Options` and no Content-Security-Policy, so a hidden
+//! iframe on the application's origin can follow them to its callback; HTML pages keep
+//! `frame-ancestors 'none'` and `X-Frame-Options: DENY`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +43,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::config::User;
+use crate::config::{User, OIDC_SCOPES};
 use crate::faults::{Fault, WRONG_STATE};
 use crate::pages::{consent_page, error_page, login_page};
 use crate::tokens::{granted_scopes, Grant};
@@ -255,14 +283,13 @@ async fn authorize(
     }
     let prompt = param("prompt").unwrap_or("");
     let prompts: Vec<&str> = prompt.split_whitespace().collect();
-    if prompts.contains(&"none") {
-        // Silent authentication is not implemented yet; answer as a tenant without a
-        // session does, which makes clients fall back to an interactive sign-in.
+    let silent = prompts.contains(&"none");
+    if silent && prompts.len() > 1 {
         return fragment_error(
             redirect_uri,
             state,
-            "login_required",
-            "Silent authentication (prompt=none) is not supported by the dev tenant yet",
+            "invalid_request",
+            "prompt=none cannot be combined with other prompt values",
         );
     }
 
@@ -288,16 +315,62 @@ async fn authorize(
     } else {
         session::session_id(&headers)
             .and_then(|id| st.sessions.user(&id))
-            .filter(|sub| st.tenant.user_by_sub(sub).is_some())
+            .and_then(|sub| st.tenant.user_by_sub(&sub))
     };
-    let has_session = session_user.is_some();
-    let Some(tx) = st.transactions.insert(request, session_user) else {
-        return unavailable();
-    };
-    if has_session {
-        return redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"));
+
+    if silent {
+        // Silent authentication: never a page, always a redirect to the callback.
+        let Some(user) = session_user else {
+            return fragment_error(redirect_uri, state, "login_required", "Login required");
+        };
+        if !consented(&st, &request.grant, user) {
+            return fragment_error(redirect_uri, state, "consent_required", "Consent required");
+        }
+        return tokens_redirect(&st, &request, user);
     }
-    login_page(StatusCode::OK, &tx, &client.name, "", None)
+
+    match session_user {
+        // Signed in and consent on record: answer at once, as Auth0 does for a
+        // first-party application.
+        Some(user) if !prompts.contains(&"consent") && consented(&st, &request.grant, user) => {
+            tokens_redirect(&st, &request, user)
+        }
+        Some(user) => {
+            let Some(tx) = st.transactions.insert(request, Some(user.sub.clone())) else {
+                return unavailable();
+            };
+            redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"))
+        }
+        None => {
+            let Some(tx) = st.transactions.insert(request, None) else {
+                return unavailable();
+            };
+            login_page(StatusCode::OK, &tx, &client.name, "", None)
+        }
+    }
+}
+
+/// What consent for `grant` covers: (resource, scope) for each scope that would be
+/// granted, the resource being `""` for OIDC scopes and the audience for API scopes.
+fn consent_items(st: &Shared, grant: &Grant, user: &User) -> Vec<(String, String)> {
+    let audience = grant.audience.as_deref();
+    granted_scopes(&st.tenant, &grant.scopes, audience, user)
+        .into_iter()
+        .map(|(scope, _)| {
+            let resource = if OIDC_SCOPES.iter().any(|(o, _)| *o == scope) {
+                ""
+            } else {
+                audience.unwrap_or("")
+            };
+            (resource.to_string(), scope)
+        })
+        .collect()
+}
+
+/// Whether `user` has consented to everything `grant` would grant.
+fn consented(st: &Shared, grant: &Grant, user: &User) -> bool {
+    st.consents
+        .covers(&user.sub, &grant.client_id, &consent_items(st, grant, user))
 }
 
 fn client_name(st: &Shared, t: &Transaction) -> String {
@@ -407,6 +480,11 @@ async fn consent(State(st): State<Shared>, body: Bytes) -> Response {
             "User did not authorize the request",
         );
     }
+    st.consents.record(
+        &user.sub,
+        &req.grant.client_id,
+        consent_items(&st, &req.grant, user),
+    );
     tokens_redirect(&st, req, user)
 }
 

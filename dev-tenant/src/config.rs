@@ -13,9 +13,9 @@
 //!   ("Read your appointments") and `create:appointments` ("Create appointments");
 //! - two users (RBAC permissions in brackets):
 //!   - `alice@example.com` / `alice-password-1`, "Alice Example", `sub` `auth0|alice`
-//!     [`read:appointments`, `create:appointments`];
+//!     \[`read:appointments`, `create:appointments`\];
 //!   - `bob@example.com` / `bob-password-1`, "Bob Example", `sub` `auth0|bob`
-//!     [`read:appointments`].
+//!     \[`read:appointments`\].
 //!
 //! Each user's `picture` is an SVG avatar served by the tenant itself at
 //! `<issuer>avatars/<name>.svg`, where `<name>` is the part of `sub` after `|`.
@@ -560,6 +560,10 @@ mod tests {
         };
         assert_eq!(f.bind.port(), 9000);
         assert_eq!(f.token_lifetime, 60);
+        let Command::Run(f) = parse_args(["--token-lifetime=5"]).unwrap() else {
+            panic!("expected run")
+        };
+        assert_eq!(f.token_lifetime, 5);
         assert!(parse_args(["--bind", "nope"])
             .unwrap_err()
             .0

@@ -22,7 +22,9 @@
 //! Flow: `GET /authorize` shows the login form (`POST /u/login`, fields `tx`, `username`,
 //! `password`), which redirects (303) to `GET /u/consent?tx=..`; its form
 //! (`POST /u/consent`, fields `tx`, `decision` = `accept` | `deny`) redirects (302) to
-//! the callback with the result in the fragment.
+//! the callback with the result in the fragment. A later request with the session cookie
+//! skips the login form, and the consent page once consent is on record; `prompt=none`
+//! answers silently (see [`authorize`]).
 //!
 //! For clients' negative tests, [`faults`] breaks the next authorization response on
 //! purpose ([`Settings::faults`], or `POST /test/next-fault` with
@@ -130,6 +132,7 @@ pub(crate) struct AppState {
     pub faults: FaultSwitch,
     pub transactions: authorize::Transactions,
     pub sessions: session::Sessions,
+    pub consents: session::Consents,
     pub opaque_tokens: tokens::OpaqueTokens,
 }
 
@@ -191,6 +194,7 @@ pub fn router(settings: Settings) -> Router {
         faults: settings.faults,
         transactions: authorize::Transactions::default(),
         sessions: session::Sessions::default(),
+        consents: session::Consents::default(),
         opaque_tokens: tokens::OpaqueTokens::default(),
     });
     let mut routes = Router::new();

@@ -1,7 +1,7 @@
 //! The tenant's own sign-in session: a random id in an `HttpOnly; SameSite=Lax` cookie,
-//! mapped to a user in memory.
+//! mapped to a user in memory; and the consent users have given to clients.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,39 @@ impl Sessions {
     }
 }
 
+/// Consent on record: per (user `sub`, client id), the (resource, scope) pairs granted,
+/// the resource being `""` for OIDC scopes and the API identifier for API scopes.
+/// Bounded by the configured users, clients and scopes.
+#[derive(Default)]
+pub struct Consents(Mutex<HashMap<UserClient, HashSet<ConsentItem>>>);
+
+/// (user `sub`, client id).
+type UserClient = (String, String);
+/// (resource, scope).
+type ConsentItem = (String, String);
+
+impl Consents {
+    /// Adds `items` to the consent of `sub` for `client_id`.
+    pub(crate) fn record(
+        &self,
+        sub: &str,
+        client_id: &str,
+        items: impl IntoIterator<Item = (String, String)>,
+    ) {
+        lock(&self.0)
+            .entry((sub.to_string(), client_id.to_string()))
+            .or_default()
+            .extend(items);
+    }
+
+    /// Whether `sub` has consented for `client_id` before, to all of `items`.
+    pub(crate) fn covers(&self, sub: &str, client_id: &str, items: &[(String, String)]) -> bool {
+        lock(&self.0)
+            .get(&(sub.to_string(), client_id.to_string()))
+            .is_some_and(|granted| items.iter().all(|i| granted.contains(i)))
+    }
+}
+
 /// The session id from the request's `Cookie` headers, if any.
 pub fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
@@ -107,5 +140,20 @@ mod tests {
         assert_eq!(s.user(&id).as_deref(), Some("auth0|x"));
         s.remove(&id);
         assert_eq!(s.user(&id), None);
+    }
+
+    #[test]
+    fn consents() {
+        let c = Consents::default();
+        let item = |r: &str, s: &str| (r.to_string(), s.to_string());
+        assert!(!c.covers("u", "app", &[]), "no consent on record at all");
+        c.record("u", "app", [item("", "openid"), item("api", "read")]);
+        assert!(c.covers("u", "app", &[]));
+        assert!(c.covers("u", "app", &[item("", "openid"), item("api", "read")]));
+        assert!(!c.covers("u", "app", &[item("other-api", "read")]));
+        assert!(!c.covers("u", "other-app", &[item("", "openid")]));
+        assert!(!c.covers("v", "app", &[item("", "openid")]));
+        c.record("u", "app", [item("api", "write")]);
+        assert!(c.covers("u", "app", &[item("api", "read"), item("api", "write")]));
     }
 }

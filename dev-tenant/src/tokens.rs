@@ -1,6 +1,6 @@
 //! Token claims, scope granting and signing.
 //!
-//! [`issue`] is the single place tokens are made; it applies the pending test fault
+//! `issue` is the single place tokens are made; it applies the pending test fault
 //! (see [`crate::faults`]).
 
 use std::collections::HashMap;

@@ -240,21 +240,29 @@ async fn consent_requires_sign_in() {
     assert!(resp.headers().get("location").is_none());
 }
 
+async fn authorize_with(t: &Tenant, overrides: &[(&str, &str)], cookie: &str) -> reqwest::Response {
+    t.http
+        .get(t.url("authorize"))
+        .query(&params(overrides))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn session_cookie_skips_the_login_form() {
     let t = start().await;
+    // Consent for fewer scopes than the later requests ask for.
     let (tx, cookie) = t
-        .to_consent(&params(&[]), "bob@example.com", "bob-password-1")
+        .to_consent(
+            &params(&[("scope", "openid")]),
+            "bob@example.com",
+            "bob-password-1",
+        )
         .await;
     t.decide(&tx, "accept").await;
-    let resp = t
-        .http
-        .get(t.url("authorize"))
-        .query(&params(&[]))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let resp = authorize_with(&t, &[], &cookie).await;
     assert_eq!(resp.status(), 303);
     let consent = location(&resp).unwrap();
     assert!(consent.starts_with("/u/consent?tx="));
@@ -269,16 +277,41 @@ async fn session_cookie_skips_the_login_form() {
         .unwrap();
     assert!(html.contains("bob@example.com"));
     // prompt=login forces the form.
-    let resp = t
-        .http
-        .get(t.url("authorize"))
-        .query(&params(&[("prompt", "login")]))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let resp = authorize_with(&t, &[("prompt", "login")], &cookie).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("action=\"/u/login\""));
+}
+
+#[tokio::test]
+async fn session_with_consent_on_record_skips_login_and_consent() {
+    let t = start().await;
+    let (tx, cookie) = t
+        .to_consent(&params(&[]), "bob@example.com", "bob-password-1")
+        .await;
+    t.decide(&tx, "accept").await;
+    // Same request again: tokens at once.
+    let resp = authorize_with(&t, &[("nonce", "second")], &cookie).await;
+    assert_eq!(resp.status(), 302);
+    let (base, f) = fragment(&location(&resp).unwrap());
+    assert_eq!(base, CALLBACK);
+    assert_eq!(f["state"], "st 1&x=y");
+    assert_eq!(f["scope"], "openid profile email read:appointments");
+    assert!(!f["access_token"].is_empty() && !f["id_token"].is_empty());
+    // Fewer scopes are covered too.
+    let resp = authorize_with(&t, &[("scope", "openid email")], &cookie).await;
+    assert_eq!(resp.status(), 302);
+    // prompt=consent forces the consent page, prompt=login the login form.
+    let resp = authorize_with(&t, &[("prompt", "consent")], &cookie).await;
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).unwrap().starts_with("/u/consent?tx="));
+    let resp = authorize_with(&t, &[("prompt", "login")], &cookie).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("action=\"/u/login\""));
+    // A fresh browser still sees the login form, then the consent page.
+    let (tx, _) = t
+        .to_consent(&params(&[]), "bob@example.com", "bob-password-1")
+        .await;
+    assert_eq!(t.decide(&tx, "accept").await.status(), 302);
 }
 
 #[tokio::test]

@@ -14,10 +14,11 @@ async fn signed_in_cookie(t: &Tenant) -> (String, std::collections::HashMap<Stri
 }
 
 async fn has_session(t: &Tenant, cookie: &str) -> bool {
+    // prompt=consent: with a session, the consent page (303), not tokens at once.
     let resp = t
         .http
         .get(t.url("authorize"))
-        .query(&params(&[]))
+        .query(&params(&[("prompt", "consent")]))
         .header("cookie", cookie)
         .send()
         .await
