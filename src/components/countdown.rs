@@ -34,8 +34,7 @@ pub fn countdown(props: &CountdownProps) -> Html {
 /// `1 h 59 min`, `4 min 05 s`, `12 s`, or `expired` once nothing is left. Partial seconds
 /// count as a whole one, so `expired` shows exactly when the time is up.
 pub fn time_left(remaining_ms: f64) -> String {
-    // Also catches NaN.
-    if !(remaining_ms > 0.0) {
+    if remaining_ms.is_nan() || remaining_ms <= 0.0 {
         return "expired".into();
     }
     let total = (remaining_ms / 1000.0).ceil() as u64;
