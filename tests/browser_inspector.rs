@@ -234,6 +234,10 @@ async fn the_inspector_shows_decoded_claims_and_never_the_tokens() {
         expiry.contains("time left: 1 h 59 min") || expiry.contains("time left: 2 h 00 min"),
         "{expiry}"
     );
+    assert!(
+        text("#token-issued").chars().any(|c| c.is_ascii_digit()),
+        "issued at, in local time"
+    );
     let countdown = find(&root, "#token-expiry .countdown").expect("a countdown");
     assert_eq!(countdown.get_attribute("aria-live").as_deref(), Some("off"));
     assert!(countdown

@@ -53,6 +53,8 @@ pub fn tokens_page() -> Html {
                 <dl class="facts">
                     <dt>{ "Granted scopes" }</dt>
                     <dd>{ scopes }</dd>
+                    <dt>{ "Received" }</dt>
+                    <dd id="token-issued">{ moment(session.issued_at as f64, false) }</dd>
                     <dt>{ "Expires" }</dt>
                     <dd id="token-expiry">{ moment(session.expires_at as f64, true) }</dd>
                 </dl>
