@@ -33,6 +33,7 @@ const REJECTED: [(Fault, &str); 14] = [
 async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
     let stack = Stack::start().await;
     for (fault, code) in REJECTED {
+        eprintln!("case: {fault:?}");
         let browser = stack.browser().await;
         browser
             .goto(&format!("{}/", stack.spa))
@@ -69,6 +70,7 @@ async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
     // The accepted variations, in this order: `no_kid` needs the JWKS to hold one key,
     // which a rotation ends.
     for fault in [Fault::NoKid, Fault::RotatedKey] {
+        eprintln!("case: {fault:?}");
         let browser = stack.browser().await;
         browser
             .goto(&format!("{}/", stack.spa))

@@ -31,13 +31,27 @@ impl SigningKeys {
         jwks_uri: &Url,
         kid: Option<&str>,
     ) -> Result<RsaPublicKey, OidcError> {
-        if let Some(key) = self.0.borrow().as_ref().and_then(|keys| keys.select(kid)) {
+        let cached = self.0.borrow().clone();
+        let keys = match cached {
+            Some(keys) => keys,
+            None => self.refresh(jwks_uri).await?,
+        };
+        if let Some(key) = keys.select(kid) {
             return Ok(key.clone());
         }
-        let fresh = fetch(jwks_uri).await?;
-        let key = fresh.select(kid).cloned();
-        *self.0.borrow_mut() = Some(fresh);
-        key.ok_or(OidcError::UnknownSigningKey)
+        // An unknown kid: the tenant may have rotated its keys since this page fetched
+        // them. One more fetch, then the key is not trusted.
+        let fresh = self.refresh(jwks_uri).await?;
+        fresh
+            .select(kid)
+            .cloned()
+            .ok_or(OidcError::UnknownSigningKey)
+    }
+
+    async fn refresh(&self, jwks_uri: &Url) -> Result<KeySet, OidcError> {
+        let keys = fetch(jwks_uri).await?;
+        *self.0.borrow_mut() = Some(keys.clone());
+        Ok(keys)
     }
 }
 

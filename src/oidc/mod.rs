@@ -11,6 +11,7 @@ pub mod fragment;
 pub mod inspect;
 pub mod jwks;
 pub mod jwt;
+pub mod logout;
 pub mod session;
 pub mod userinfo;
 
