@@ -6,7 +6,8 @@
 //!
 //! - one single-page application, `client_id` **`appointments-spa`**, named
 //!   "Appointments (local demo)", with allowed callback URLs
-//!   `http://localhost:8080/callback` and `http://127.0.0.1:8080/callback`, allowed
+//!   `http://localhost:8080/callback` and `http://127.0.0.1:8080/callback` (and
+//!   `/silent-callback.html` on both, for silent renewal), allowed
 //!   logout URLs `http://localhost:8080/` and `http://127.0.0.1:8080/`, and allowed web
 //!   origins `http://localhost:8080` and `http://127.0.0.1:8080`;
 //! - one API, identifier **`appointments:api`**, with scopes `read:appointments`
@@ -158,7 +159,10 @@ impl Default for TenantConfig {
             clients: vec![Client {
                 client_id: "appointments-spa".into(),
                 name: "Appointments (local demo)".into(),
-                callbacks: origins.iter().map(|o| format!("{o}/callback")).collect(),
+                callbacks: origins
+                    .iter()
+                    .flat_map(|o| [format!("{o}/callback"), format!("{o}/silent-callback.html")])
+                    .collect(),
                 logout_urls: origins.iter().map(|o| format!("{o}/")).collect(),
                 web_origins: origins.iter().map(|o| o.to_string()).collect(),
             }],

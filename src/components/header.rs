@@ -2,6 +2,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::auth::{use_auth, Renewal};
+use crate::components::Countdown;
 use crate::routes::Route;
 
 #[function_component(Header)]
@@ -39,6 +40,9 @@ pub fn header() -> Html {
                     } else {
                         <span class="user-name">{ "Signed in" }</span>
                     }
+                    <span class="time-left" id="session-time-left">
+                        { "Session: " }<Countdown until_ms={session.expires_at as f64} />
+                    </span>
                     <button type="button" class="button secondary" id="sign-out" onclick={logout}>{ "Sign out" }</button>
                 </div>
             }

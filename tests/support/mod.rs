@@ -43,6 +43,15 @@ impl Stack {
 
     /// Starts everything; `edit` may change the `config.json` the SPA receives.
     pub async fn start_with(edit: impl Fn(Value) -> Value + Send + Sync + 'static) -> Stack {
+        Self::start_custom(edit, None).await
+    }
+
+    /// As [`Stack::start_with`], with the tenant issuing tokens that live `token_lifetime`
+    /// seconds when given.
+    pub async fn start_custom(
+        edit: impl Fn(Value) -> Value + Send + Sync + 'static,
+        token_lifetime: Option<u64>,
+    ) -> Stack {
         let spa_listener = bind().await;
         let tenant_listener = bind().await;
         let spa = origin(&spa_listener);
@@ -55,6 +64,9 @@ impl Stack {
             client.callbacks.push(format!("{spa}/silent-callback.html"));
             client.logout_urls.push(format!("{spa}/"));
             client.web_origins.push(spa.clone());
+        }
+        if let Some(seconds) = token_lifetime {
+            settings.token_lifetime = seconds;
         }
         let faults = settings.faults.clone();
         tokio::spawn(dev_tenant::serve(tenant_listener, settings));
@@ -343,3 +355,30 @@ pub async fn stored_session(browser: &Client) -> Value {
         .await
         .expect("read storage")
 }
+
+/// The stored session's `issued_at`, when there is one in sessionStorage.
+pub async fn stored_issued_at(browser: &Client) -> Option<u64> {
+    let stored = browser
+        .execute(
+            "return sessionStorage.getItem('appointments.auth.session')",
+            vec![],
+        )
+        .await
+        .ok()?;
+    let session: Value = serde_json::from_str(stored.as_str()?).ok()?;
+    session["issued_at"].as_u64()
+}
+
+/// Every key the app may leave in web storage, from both storages.
+pub async fn storage_keys(browser: &Client) -> Vec<String> {
+    let keys = browser
+        .execute(
+            "return Object.keys(sessionStorage).concat(Object.keys(localStorage))",
+            vec![],
+        )
+        .await
+        .expect("read storage");
+    serde_json::from_value(keys).unwrap_or_default()
+}
+
+pub const BOB: (&str, &str) = ("bob@example.com", "bob-password-1");

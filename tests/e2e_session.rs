@@ -1,0 +1,272 @@
+//! The session's life in headless Chromium: silent renewal before expiry, the fall-back
+//! when the tenant's session has ended, reloads per storage mode, logout, and the
+//! scope-aware create form.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::sync::atomic::Ordering;
+
+use fantoccini::Locator;
+use serde_json::json;
+use support::{
+    click, find, sign_in_at_tenant, storage_keys, stored_issued_at, stored_session, text_of,
+    wait_until, CurrentUrl, Stack, ALICE, BOB,
+};
+
+/// Opens `path` signed out, signs in, and waits for `landmark` on the page it returns to.
+async fn sign_in_to(
+    browser: &fantoccini::Client,
+    stack: &Stack,
+    user: (&str, &str),
+    path: &str,
+    landmark: &str,
+) {
+    browser
+        .goto(&format!("{}{path}", stack.spa))
+        .await
+        .expect("open the app");
+    click(browser, "#sign-in").await;
+    sign_in_at_tenant(browser, stack, user, "accept").await;
+    find(browser, landmark).await;
+}
+
+/// Fills the create form; times go in as a `datetime-local` value (local time), which
+/// typing would enter differently in each locale.
+async fn fill_form(
+    browser: &fantoccini::Client,
+    title: &str,
+    start: &str,
+    end: &str,
+    location: &str,
+) {
+    find(browser, "#create-appointment input[name=title]")
+        .await
+        .send_keys(title)
+        .await
+        .expect("type");
+    find(browser, "#create-appointment input[name=location]")
+        .await
+        .send_keys(location)
+        .await
+        .expect("type");
+    browser
+        .execute(
+            "document.querySelector('#create-appointment input[name=start]').value = arguments[0];\
+             document.querySelector('#create-appointment input[name=end]').value = arguments[1];",
+            vec![json!(start), json!(end)],
+        )
+        .await
+        .expect("set the times");
+}
+
+async fn sign_in(browser: &fantoccini::Client, stack: &Stack, user: (&str, &str), path: &str) {
+    browser
+        .goto(&format!("{}{path}", stack.spa))
+        .await
+        .expect("open the app");
+    click(browser, "#sign-in").await;
+    sign_in_at_tenant(browser, stack, user, "accept").await;
+    text_of(browser, "#appointments-list").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn short_lived_tokens_are_renewed_silently_and_the_list_keeps_loading() {
+    let stack = Stack::start_custom(|config| config, Some(5)).await;
+    let browser = stack.browser().await;
+    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    let first = stored_issued_at(&browser).await.expect("a stored session");
+    let requests = stack.api_requests.load(Ordering::SeqCst);
+
+    // Tokens live 5 s and are renewed a quarter early: two renewals within ~8 s.
+    wait_until("the session was renewed twice", || async {
+        stored_issued_at(&browser)
+            .await
+            .is_some_and(|t| t > first + 5_000)
+    })
+    .await;
+    wait_until("the list was reloaded with a renewed token", || async {
+        stack.api_requests.load(Ordering::SeqCst) > requests
+    })
+    .await;
+    assert!(text_of(&browser, "#appointments-list")
+        .await
+        .contains("Dental check-up"));
+    assert!(
+        browser.find(Locator::Css("#renewal-failed")).await.is_err(),
+        "no fall-back prompt"
+    );
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/appointments", stack.spa)
+    );
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_tenant_session_has_ended_renewal_falls_back_to_signing_in_again() {
+    let stack = Stack::start_custom(|config| config, Some(6)).await;
+    let browser = stack.browser().await;
+    sign_in_to(&browser, &stack, ALICE, "/tokens", "#access-token-claims").await;
+
+    // End the tenant's session in another tab, as signing out of another app would.
+    let app = browser.window().await.expect("window");
+    let other = browser.new_window(true).await.expect("new tab");
+    browser
+        .switch_to_window(other.handle)
+        .await
+        .expect("switch");
+    browser
+        .goto(&format!(
+            "{}/v2/logout?client_id=appointments-spa",
+            stack.tenant
+        ))
+        .await
+        .expect("tenant logout");
+    browser.close_window().await.expect("close tab");
+    browser
+        .switch_to_window(app)
+        .await
+        .expect("back to the app");
+
+    let banner = text_of(&browser, "#renewal-failed").await;
+    assert!(banner.contains("login_required"), "{banner}");
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/tokens", stack.spa),
+        "the page stays"
+    );
+
+    click(&browser, "#sign-in-again").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    find(&browser, "#access-token-claims").await;
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/tokens", stack.spa),
+        "back to the same page"
+    );
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_keeps_the_session_in_session_mode() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    browser.refresh().await.expect("reload");
+    assert!(text_of(&browser, "#appointments-list")
+        .await
+        .contains("Dental check-up"));
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/appointments", stack.spa)
+    );
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_drops_the_session_in_memory_mode() {
+    let stack = Stack::start_with(|mut config| {
+        config["token_storage"] = "memory".into();
+        config
+    })
+    .await;
+    let browser = stack.browser().await;
+    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    assert_eq!(
+        stored_session(&browser).await,
+        json!([null, null]),
+        "memory mode stores nothing"
+    );
+    browser.refresh().await.expect("reload");
+    text_of(&browser, "#sign-in").await;
+    assert!(browser
+        .current_url_string()
+        .await
+        .contains("return_to=%2Fappointments"));
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_leaves_no_token_anywhere_and_ends_at_logout_return_to() {
+    let stack = Stack::start_with(|mut config| {
+        config["token_storage"] = "local".into();
+        config
+    })
+    .await;
+    let browser = stack.browser().await;
+    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    assert_ne!(
+        stored_session(&browser).await,
+        json!([null, null]),
+        "local mode stores the session"
+    );
+
+    click(&browser, "#sign-out").await;
+    let home = format!("{}/", stack.spa);
+    wait_until(
+        "the tenant sent the browser back to logout_return_to",
+        || async { browser.current_url_string().await == home },
+    )
+    .await;
+    text_of(&browser, "#sign-in").await;
+    let keys = storage_keys(&browser).await;
+    assert!(
+        keys.iter().all(|k| !k.starts_with("appointments.auth")),
+        "left behind: {keys:?}"
+    );
+
+    // The tenant's session ended too: signing in again asks for credentials.
+    click(&browser, "#sign-in").await;
+    find(&browser, "#username").await;
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_user_with_create_scope_sees_the_form_and_a_created_appointment_appears() {
+    let stack = Stack::start().await;
+
+    let bob = stack.browser().await;
+    sign_in(&bob, &stack, BOB, "/appointments").await;
+    assert!(
+        bob.find(Locator::Css("#create-appointment")).await.is_err(),
+        "bob may only read"
+    );
+    bob.close().await.expect("close");
+
+    let alice = stack.browser().await;
+    sign_in(&alice, &stack, ALICE, "/appointments").await;
+    fill_form(
+        &alice,
+        "Eye test",
+        "2031-05-04T10:00",
+        "2031-05-04T11:00",
+        "Optician, 3 Park Lane",
+    )
+    .await;
+    click(&alice, "#create-appointment button[type=submit]").await;
+    wait_until("the new appointment is listed", || async {
+        match alice.find(Locator::Css("#appointments-list")).await {
+            Ok(list) => list
+                .text()
+                .await
+                .is_ok_and(|text| text.contains("Eye test") && text.contains("Optician")),
+            Err(_) => false,
+        }
+    })
+    .await;
+
+    // An end before the start: the API's 400 names the field next to the form.
+    fill_form(
+        &alice,
+        "Backwards",
+        "2031-05-04T11:00",
+        "2031-05-04T10:00",
+        "",
+    )
+    .await;
+    click(&alice, "#create-appointment button[type=submit]").await;
+    let error = text_of(&alice, "#create-appointment .form-error").await;
+    assert!(error.contains("end"), "{error}");
+    alice.close().await.expect("close");
+}
