@@ -149,6 +149,25 @@ async fn when_the_tenant_session_has_ended_renewal_falls_back_to_signing_in_agai
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn renew_now_gets_fresh_tokens_without_leaving_the_page() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    sign_in_to(&browser, &stack, ALICE, "/tokens", "#access-token-claims").await;
+    let first = stored_issued_at(&browser).await.expect("a stored session");
+    click(&browser, "#renew-now").await;
+    wait_until("the session was renewed", || async {
+        stored_issued_at(&browser).await.is_some_and(|t| t > first)
+    })
+    .await;
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/tokens", stack.spa)
+    );
+    assert!(browser.find(Locator::Css("#renewal-failed")).await.is_err());
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_reload_keeps_the_session_in_session_mode() {
     let stack = Stack::start().await;
     let browser = stack.browser().await;

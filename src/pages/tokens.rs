@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use crate::auth::use_auth;
+use crate::auth::{use_auth, Renewal};
 use crate::components::{local_time_ms, Countdown};
 use crate::oidc::inspect::{self, DecodedToken, Inspection, Opacity, TimeClaim};
 
@@ -42,6 +42,11 @@ pub fn tokens_page() -> Html {
         },
     };
 
+    // Silent renewal on demand, as the app does by itself before expiry.
+    let renew_now = {
+        let auth = auth.clone();
+        Callback::from(move |_: MouseEvent| auth.renew())
+    };
     html! {
         <section class="tokens">
             <h1>{ "Tokens" }</h1>
@@ -58,6 +63,10 @@ pub fn tokens_page() -> Html {
                     <dt>{ "Expires" }</dt>
                     <dd id="token-expiry">{ moment(session.expires_at as f64, true) }</dd>
                 </dl>
+                <button type="button" class="button secondary" id="renew-now" onclick={renew_now}
+                    disabled={auth.renewal == Renewal::Running}>
+                    { if auth.renewal == Renewal::Running { "Renewing…" } else { "Renew now" } }
+                </button>
             </section>
             { token_panel("access-token", "Access token", access) }
             { id_token }
