@@ -10,26 +10,9 @@ use std::sync::atomic::Ordering;
 use fantoccini::Locator;
 use serde_json::json;
 use support::{
-    click, find, sign_in_at_tenant, storage_keys, stored_issued_at, stored_session, text_of,
-    wait_until, CurrentUrl, Stack, ALICE, BOB,
+    click, find, sign_in_at_tenant, sign_in_to, sign_in_to_list, storage_keys, stored_issued_at,
+    stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE, BOB,
 };
-
-/// Opens `path` signed out, signs in, and waits for `landmark` on the page it returns to.
-async fn sign_in_to(
-    browser: &fantoccini::Client,
-    stack: &Stack,
-    user: (&str, &str),
-    path: &str,
-    landmark: &str,
-) {
-    browser
-        .goto(&format!("{}{path}", stack.spa))
-        .await
-        .expect("open the app");
-    click(browser, "#sign-in").await;
-    sign_in_at_tenant(browser, stack, user, "accept").await;
-    find(browser, landmark).await;
-}
 
 /// Fills the create form; times go in as a `datetime-local` value (local time), which
 /// typing would enter differently in each locale.
@@ -60,21 +43,11 @@ async fn fill_form(
         .expect("set the times");
 }
 
-async fn sign_in(browser: &fantoccini::Client, stack: &Stack, user: (&str, &str), path: &str) {
-    browser
-        .goto(&format!("{}{path}", stack.spa))
-        .await
-        .expect("open the app");
-    click(browser, "#sign-in").await;
-    sign_in_at_tenant(browser, stack, user, "accept").await;
-    text_of(browser, "#appointments-list").await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn short_lived_tokens_are_renewed_silently_and_the_list_keeps_loading() {
     let stack = Stack::start_custom(|config| config, Some(5)).await;
     let browser = stack.browser().await;
-    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    sign_in_to_list(&browser, &stack, ALICE, "/appointments").await;
     let first = stored_issued_at(&browser).await.expect("a stored session");
     let requests = stack.api_requests.load(Ordering::SeqCst);
 
@@ -171,7 +144,7 @@ async fn renew_now_gets_fresh_tokens_without_leaving_the_page() {
 async fn a_reload_keeps_the_session_in_session_mode() {
     let stack = Stack::start().await;
     let browser = stack.browser().await;
-    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    sign_in_to_list(&browser, &stack, ALICE, "/appointments").await;
     browser.refresh().await.expect("reload");
     assert!(text_of(&browser, "#appointments-list")
         .await
@@ -191,7 +164,7 @@ async fn a_reload_drops_the_session_in_memory_mode() {
     })
     .await;
     let browser = stack.browser().await;
-    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    sign_in_to_list(&browser, &stack, ALICE, "/appointments").await;
     assert_eq!(
         stored_session(&browser).await,
         json!([null, null]),
@@ -214,7 +187,7 @@ async fn logout_leaves_no_token_anywhere_and_ends_at_logout_return_to() {
     })
     .await;
     let browser = stack.browser().await;
-    sign_in(&browser, &stack, ALICE, "/appointments").await;
+    sign_in_to_list(&browser, &stack, ALICE, "/appointments").await;
     assert_ne!(
         stored_session(&browser).await,
         json!([null, null]),
@@ -246,7 +219,7 @@ async fn only_a_user_with_create_scope_sees_the_form_and_a_created_appointment_a
     let stack = Stack::start().await;
 
     let bob = stack.browser().await;
-    sign_in(&bob, &stack, BOB, "/appointments").await;
+    sign_in_to_list(&bob, &stack, BOB, "/appointments").await;
     assert!(
         bob.find(Locator::Css("#create-appointment")).await.is_err(),
         "bob may only read"
@@ -254,7 +227,7 @@ async fn only_a_user_with_create_scope_sees_the_form_and_a_created_appointment_a
     bob.close().await.expect("close");
 
     let alice = stack.browser().await;
-    sign_in(&alice, &stack, ALICE, "/appointments").await;
+    sign_in_to_list(&alice, &stack, ALICE, "/appointments").await;
     fill_form(
         &alice,
         "Eye test",

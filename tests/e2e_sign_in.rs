@@ -6,7 +6,8 @@
 mod support;
 
 use support::{
-    click, sign_in_at_tenant, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE,
+    click, sign_in_at_tenant, sign_in_to_list, stored_session, text_of, wait_until, CurrentUrl,
+    Stack, ALICE,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -14,12 +15,7 @@ async fn sign_in_lands_on_the_appointments_list_with_no_token_in_the_address_bar
     let stack = Stack::start().await;
     let browser = stack.browser().await;
 
-    browser
-        .goto(&format!("{}/", stack.spa))
-        .await
-        .expect("open the app");
-    click(&browser, "#sign-in").await;
-    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    sign_in_to_list(&browser, &stack, ALICE, "/").await;
 
     let list = text_of(&browser, "#appointments-list").await;
     assert!(

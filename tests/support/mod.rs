@@ -382,3 +382,25 @@ pub async fn storage_keys(browser: &Client) -> Vec<String> {
 }
 
 pub const BOB: (&str, &str) = ("bob@example.com", "bob-password-1");
+
+/// Opens `path` signed out, signs in, and waits for `landmark` on the page it returns to.
+pub async fn sign_in_to(
+    browser: &fantoccini::Client,
+    stack: &Stack,
+    user: (&str, &str),
+    path: &str,
+    landmark: &str,
+) {
+    browser
+        .goto(&format!("{}{path}", stack.spa))
+        .await
+        .expect("open the app");
+    click(browser, "#sign-in").await;
+    sign_in_at_tenant(browser, stack, user, "accept").await;
+    find(browser, landmark).await;
+}
+
+/// Signs in from `path` and waits for the appointments list.
+pub async fn sign_in_to_list(browser: &Client, stack: &Stack, user: (&str, &str), path: &str) {
+    sign_in_to(browser, stack, user, path, "#appointments-list").await;
+}
