@@ -110,7 +110,11 @@ impl Stack {
                 "/config.json",
                 get(move || async move { axum::Json(config) }),
             )
-            .fallback_service(ServeDir::new(&dist).fallback(ServeFile::new(index)));
+            .fallback_service(ServeDir::new(&dist).fallback(ServeFile::new(index)))
+            .layer(axum::middleware::from_fn_with_state(
+                (tenant.clone(), api.clone()),
+                security_headers,
+            ));
         tokio::spawn(async move { axum::serve(spa_listener, app).await });
 
         Stack {
@@ -145,6 +149,37 @@ impl Stack {
             .await
             .expect("a WebDriver session in headless Chromium")
     }
+}
+
+/// The headers a deployment sends (see deploy/): the app must work under them.
+async fn security_headers(
+    axum::extract::State((tenant, api)): axum::extract::State<(String, String)>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    // Silent renewal's landing page is framed by the app itself; nothing else may be framed.
+    let ancestors = if request.uri().path().ends_with("/silent-callback.html") {
+        "'self'"
+    } else {
+        "'none'"
+    };
+    let mut response = next.run(request).await;
+    let csp = format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' {tenant}; connect-src 'self' {tenant} {api}; frame-src 'self' {tenant}; \
+         base-uri 'self'; form-action 'none'; frame-ancestors {ancestors}"
+    );
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", csp.as_str()),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        if let Ok(value) = axum::http::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    response
 }
 
 fn dist_dir() -> PathBuf {
@@ -403,4 +438,122 @@ pub async fn sign_in_to(
 /// Signs in from `path` and waits for the appointments list.
 pub async fn sign_in_to_list(browser: &Client, stack: &Stack, user: (&str, &str), path: &str) {
     sign_in_to(browser, stack, user, path, "#appointments-list").await;
+}
+
+impl Stack {
+    /// dev-tenant, appointments-api and chromedriver for an SPA that something else serves
+    /// (e.g. nginx in `e2e_deploy.rs`) at `spa` (an origin, `http://127.0.0.1:<port>`) under
+    /// `public_url` (`/` or `/appointments-demo/`). The tenant accepts that origin's
+    /// callback, silent-callback and logout URLs, and the API allows it by CORS. Write the
+    /// returned `config.json` next to the served `index.html`.
+    pub async fn start_for_static_site(spa: &str, public_url: &str) -> (Stack, Value) {
+        let spa = spa.trim_end_matches('/').to_string();
+        let site = format!("{spa}{public_url}");
+        let tenant_listener = bind().await;
+        let tenant = origin(&tenant_listener);
+
+        let issuer = format!("{tenant}/");
+        let mut settings = dev_tenant::Settings::demo(&issuer).expect("dev-tenant settings");
+        for client in &mut settings.tenant.clients {
+            client.callbacks.push(format!("{site}callback"));
+            client.callbacks.push(format!("{site}silent-callback.html"));
+            client.logout_urls.push(site.clone());
+            client.web_origins.push(spa.clone());
+        }
+        let faults = settings.faults.clone();
+        tokio::spawn(dev_tenant::serve(tenant_listener, settings));
+
+        let api_listener = bind().await;
+        let api = origin(&api_listener);
+        let mut api_settings = appointments_api::Settings::new(issuer, "appointments:api");
+        api_settings.allowed_origins = vec![spa.clone()];
+        let api_requests = Arc::new(AtomicUsize::new(0));
+        let counter = api_requests.clone();
+        let api_app = appointments_api::app(api_settings)
+            .await
+            .expect("appointments-api starts")
+            .layer(axum::middleware::from_fn(
+                move |request: Request, next: Next| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    next.run(request)
+                },
+            ));
+        tokio::spawn(async move { axum::serve(api_listener, api_app).await });
+
+        let config = json!({
+            "domain": tenant,
+            "client_id": "appointments-spa",
+            "audience": "appointments:api",
+            "api_base_url": api,
+            "scope": "openid profile email read:appointments create:appointments",
+        });
+        let stack = Stack {
+            spa,
+            tenant,
+            api,
+            api_requests,
+            faults,
+            chromedriver: Chromedriver::start().await,
+        };
+        (stack, config)
+    }
+
+    /// As [`Stack::browser`], with Chromium's console kept for [`Stack::browser_log`].
+    pub async fn browser_with_console_log(&self) -> Client {
+        let capabilities = json!({
+            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:chromeOptions": {
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--window-size=1280,900",
+                ]
+            }
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.chromedriver.url)
+            .await
+            .expect("a WebDriver session in headless Chromium")
+    }
+
+    /// The browser's console messages since the last call (chromedriver's `se/log`, which
+    /// needs [`Stack::browser_with_console_log`]), each as `LEVEL message`. CSP violations
+    /// show here as `SEVERE ... Refused to ... Content Security Policy ...`.
+    pub async fn browser_log(&self, browser: &Client) -> Vec<String> {
+        let session = browser
+            .session_id()
+            .await
+            .expect("session id")
+            .expect("a session");
+        let answer: Value = reqwest::Client::new()
+            .post(format!(
+                "{}/session/{session}/se/log",
+                self.chromedriver.url
+            ))
+            .json(&json!({ "type": "browser" }))
+            .send()
+            .await
+            .expect("chromedriver answers se/log")
+            .json()
+            .await
+            .expect("se/log answers JSON");
+        answer["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("se/log: {answer}"))
+            .iter()
+            .map(|entry| {
+                format!(
+                    "{} {}",
+                    entry["level"].as_str().unwrap_or("?"),
+                    entry["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
 }

@@ -6,6 +6,8 @@
 mod tools;
 
 use std::env;
+use std::fs;
+use std::hash::{Hash, Hasher};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
@@ -23,7 +25,7 @@ commands:
   test    install what is missing (Chromium and chromedriver too), then run every check and
           test: fmt, clippy on both targets, native tests, browser tests, end-to-end tests
   setup   only install what is missing
-  dist    build the release site into dist/
+  dist    build the release site: [--public-url /sub/path/] [--out DIR] (default dist/)
 ";
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -34,9 +36,7 @@ fn main() -> ExitCode {
         Some("dev") => dev(),
         Some("test") => test(),
         Some("setup") => Toolchain::ensure(false).map(|_| ()),
-        Some("dist") => {
-            Toolchain::ensure(false).and_then(|tools| dist(&tools, &project_root().join("dist")))
-        }
+        Some("dist") => dist_command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -81,11 +81,57 @@ fn cargo() -> Command {
     Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn dist(tools: &Toolchain, out: &Path) -> Result<()> {
+fn dist_command(args: &[String]) -> Result<()> {
+    let mut public_url = "/".to_string();
+    let mut out = project_root().join("dist");
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--public-url" => public_url = value.clone(),
+            "--out" => out = PathBuf::from(value),
+            other => return Err(format!("unknown flag {other}\n\n{USAGE}")),
+        }
+    }
+    let tools = Toolchain::ensure(false)?;
+    dist(&tools, &out, &public_url)
+}
+
+/// The release site, as deployed: trunk's build, then its inline loader script moved to a
+/// file of its own so that the Content-Security-Policy needs no `'unsafe-inline'`.
+fn dist(tools: &Toolchain, out: &Path, public_url: &str) -> Result<()> {
     run(tools
         .command("trunk")
-        .args(["build", "--release", "--dist"])
-        .arg(out))
+        .args(["build", "--release", "--public-url", public_url, "--dist"])
+        .arg(out))?;
+    externalize_loader(out)
+}
+
+fn externalize_loader(out: &Path) -> Result<()> {
+    let index_path = out.join("index.html");
+    let index =
+        fs::read_to_string(&index_path).map_err(|e| format!("cannot read {index_path:?}: {e}"))?;
+    const OPEN: &str = "<script type=\"module\">";
+    let Some(start) = index.find(OPEN) else {
+        return Ok(());
+    };
+    let end = index[start..]
+        .find("</script>")
+        .map(|i| start + i + "</script>".len())
+        .ok_or("index.html has an unterminated inline script")?;
+    let script = &index[start + OPEN.len()..end - "</script>".len()];
+    let base = index
+        .split_once("<base href=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(href, _)| href)
+        .unwrap_or("/");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    script.hash(&mut hasher);
+    let name = format!("loader-{:016x}.js", hasher.finish());
+    fs::write(out.join(&name), script.trim()).map_err(|e| format!("cannot write {name}: {e}"))?;
+    let tag = format!("<script type=\"module\" src=\"{base}{name}\"></script>");
+    let index = format!("{}{tag}{}", &index[..start], &index[end..]);
+    fs::write(&index_path, index).map_err(|e| format!("cannot write {index_path:?}: {e}"))
 }
 
 fn dev() -> Result<()> {
@@ -206,14 +252,18 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
 
-    // The end-to-end tests load the release build, as it would be deployed.
+    // The end-to-end tests load the release build, as it would be deployed: at the root,
+    // and under a sub-path behind nginx.
     let e2e_dist = root.join("target/e2e-dist");
-    dist(&tools, &e2e_dist)?;
+    dist(&tools, &e2e_dist, "/")?;
+    let e2e_subpath_dist = root.join("target/e2e-dist-subpath");
+    dist(&tools, &e2e_subpath_dist, "/appointments-demo/")?;
 
     run(tools
         .command("cargo")
         .args(["test", "--workspace"])
-        .env("SPA_DIST_DIR", &e2e_dist))?;
+        .env("SPA_DIST_DIR", &e2e_dist)
+        .env("SPA_SUBPATH_DIST_DIR", &e2e_subpath_dist))?;
 
     // Component tests in headless Chromium (runner and browser flags: .cargo/config.toml
     // and webdriver.json).
