@@ -9,14 +9,13 @@ use crate::routes::Route;
 pub fn header() -> Html {
     let auth = use_auth();
     let session = auth.session();
-    let location = use_location();
+    let here = use_route::<Route>().map(|route| route.to_path());
     let logout = {
         let auth = auth.clone();
         Callback::from(move |_: MouseEvent| auth.logout())
     };
     let sign_in_again = {
         let auth = auth.clone();
-        let here = location.map(|l| l.path().to_string());
         Callback::from(move |_: MouseEvent| {
             let _ = auth.login(here.as_deref());
         })

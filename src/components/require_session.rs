@@ -18,14 +18,13 @@ pub struct RequireSessionProps {
 pub fn require_session(props: &RequireSessionProps) -> Html {
     let auth = use_auth();
     let navigator = use_navigator();
-    let location = use_location();
+    // The route's own path, without the deployment's sub-path (`public_url`).
+    let here = use_route::<Route>().map(|route| route.to_path());
     let signed_in = auth.session().is_some();
     use_effect_with(signed_in, move |signed_in| {
         if !signed_in {
-            if let (Some(navigator), Some(location)) = (navigator, location) {
-                let query = LoginQuery {
-                    return_to: Some(location.path().to_string()),
-                };
+            if let Some(navigator) = navigator {
+                let query = LoginQuery { return_to: here };
                 let _ = navigator.replace_with_query(&Route::Login, &query);
             }
         }
