@@ -1,0 +1,531 @@
+//! The static deployment, end to end: the release build, made for the public URL
+//! `/appointments-demo/`, served by nginx (Debian's package) with deploy/nginx/appointments.conf,
+//! its SPA fallback, caching and security headers; sign-in, the API and silent renewal in
+//! headless Chromium under that Content-Security-Policy.
+//!
+//! Needs the sub-path build in `SPA_SUBPATH_DIST_DIR` (`cargo xtask test` builds it),
+//! nginx (`NGINX`, else /usr/sbin/nginx or `nginx` on PATH; `cargo xtask test` installs it)
+//! and chromedriver (`CHROMEDRIVER`). The test starts its own nginx, as a child process with
+//! its own configuration, logs and temp files in a temporary directory, on a free port of
+//! 127.0.0.1; it never touches the system's nginx.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use support::{
+    click, find, sign_in_at_tenant, stored_issued_at, text_of, wait_until, CurrentUrl, Stack, ALICE,
+};
+
+const PUBLIC_URL: &str = "/appointments-demo/";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp() {
+    let dist = subpath_dist();
+    let nginx_program = nginx_program();
+    let site = Site::prepare(&dist);
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let (stack, config) = Stack::start_for_static_site(&origin, PUBLIC_URL).await;
+    site.write_config(&config);
+    let nginx = Nginx::start(&nginx_program, &site, port, &stack).await;
+    let app = format!("{origin}{PUBLIC_URL}");
+
+    // ---- What nginx answers, over plain HTTP. ----
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    let csp = app_csp(&stack);
+    let index_html = std::fs::read_to_string(dist.join("index.html")).expect("index.html");
+    assert_no_inline_script(&index_html);
+
+    for path in ["", "index.html", "appointments", "callback", "tokens"] {
+        let (status, headers, body) = get(&http, &format!("{app}{path}")).await;
+        assert_eq!(
+            status, 200,
+            "{PUBLIC_URL}{path}: the SPA fallback serves index.html"
+        );
+        assert_eq!(body, index_html, "{PUBLIC_URL}{path} is index.html");
+        assert_header(&headers, "content-type", "text/html; charset=utf-8", path);
+        assert_header(&headers, "cache-control", "no-cache", path);
+        assert_security_headers(&headers, &csp, path);
+    }
+
+    let (status, headers, body) = get(&http, &format!("{app}config.json")).await;
+    assert_eq!(status, 200, "config.json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("config.json is JSON"),
+        config
+    );
+    assert_header(&headers, "content-type", "application/json", "config.json");
+    assert_header(&headers, "cache-control", "no-cache", "config.json");
+    assert_security_headers(&headers, &csp, "config.json");
+
+    let (status, headers, _) = get(&http, &format!("{app}silent-callback.html")).await;
+    assert_eq!(status, 200, "silent-callback.html");
+    assert_header(
+        &headers,
+        "cache-control",
+        "no-cache",
+        "silent-callback.html",
+    );
+    assert_header(
+        &headers,
+        "content-security-policy",
+        "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+        "silent-callback.html",
+    );
+    assert_header(
+        &headers,
+        "referrer-policy",
+        "no-referrer",
+        "silent-callback.html",
+    );
+    assert_header(
+        &headers,
+        "x-content-type-options",
+        "nosniff",
+        "silent-callback.html",
+    );
+
+    let hashed = hashed_files(&dist);
+    assert!(
+        hashed.iter().any(|(name, _)| name.ends_with("_bg.wasm"))
+            && hashed.iter().any(|(name, _)| name.ends_with(".js"))
+            && hashed.iter().any(|(name, _)| name.ends_with(".css")),
+        "the build has hashed .wasm, .js and .css files: {hashed:?}"
+    );
+    for (name, content_type) in &hashed {
+        let (status, headers, _) = get(&http, &format!("{app}{name}")).await;
+        assert_eq!(status, 200, "{name}");
+        assert_header(&headers, "content-type", content_type, name);
+        assert_header(&headers, "cache-control", IMMUTABLE, name);
+        assert_security_headers(&headers, &csp, name);
+    }
+    // A hashed name that is not there is a 404, never index.html cached for a year.
+    let missing = "appointments-spa-0123456789abcdef_bg.wasm";
+    let (status, headers, _) = get(&http, &format!("{app}{missing}")).await;
+    assert_eq!(status, 404, "{missing}");
+    assert_security_headers(&headers, &csp, missing);
+
+    // ---- The app in headless Chromium, under those headers. ----
+    let browser = stack.browser_with_console_log().await;
+    let mut console = Vec::new();
+
+    // A deep link while signed out: index.html by the fallback, then sign-in and back.
+    browser
+        .goto(&format!("{app}appointments"))
+        .await
+        .expect("open the deep link");
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    let list = text_of(&browser, "#appointments-list").await;
+    assert!(list.contains("Dental check-up"), "the API answered: {list}");
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{app}appointments"),
+        "back on the deep link, under the sub-path"
+    );
+    // The user's picture comes from the tenant (img-src).
+    wait_until("the user's picture from the tenant has loaded", || async {
+        browser
+            .execute(
+                "const img = document.querySelector('img.avatar'); \
+                 return !!img && img.complete && img.naturalWidth > 0",
+                vec![],
+            )
+            .await
+            .is_ok_and(|loaded| loaded == json!(true))
+    })
+    .await;
+
+    // A POST to the API (connect-src, CORS preflight) from the create form.
+    fill_create_form(&browser).await;
+    click(&browser, "#create-appointment button[type=submit]").await;
+    wait_until("the new appointment is listed", || async {
+        match browser.find(Locator::Css("#appointments-list")).await {
+            Ok(list) => list
+                .text()
+                .await
+                .is_ok_and(|t| t.contains("Deployed check")),
+            Err(_) => false,
+        }
+    })
+    .await;
+
+    // Silent renewal: the tenant's /authorize in a hidden iframe (frame-src), landing on
+    // silent-callback.html, framed by the app (its frame-ancestors 'self').
+    browser
+        .goto(&format!("{app}tokens"))
+        .await
+        .expect("open the token inspector");
+    find(&browser, "#access-token-claims").await;
+    let first = stored_issued_at(&browser).await.expect("a stored session");
+    click(&browser, "#renew-now").await;
+    wait_until("the session was renewed silently", || async {
+        stored_issued_at(&browser).await.is_some_and(|t| t > first)
+    })
+    .await;
+    assert!(
+        browser.find(Locator::Css("#renewal-failed")).await.is_err(),
+        "renewal succeeded"
+    );
+    assert_eq!(browser.current_url_string().await, format!("{app}tokens"));
+
+    // No CSP violation in the console. A canary proves the console is read: a fetch the
+    // policy must refuse.
+    console.extend(stack.browser_log(&browser).await);
+    browser
+        .execute(
+            "fetch('http://127.0.0.1:9/csp-canary').catch(() => {}); return null",
+            vec![],
+        )
+        .await
+        .expect("run the canary");
+    let deadline = Instant::now() + support::WAIT;
+    while !console.iter().any(|line| line.contains("csp-canary")) {
+        assert!(
+            Instant::now() < deadline,
+            "the canary's CSP violation never reached the console log: {console:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        console.extend(stack.browser_log(&browser).await);
+    }
+    let violations: Vec<&String> = console
+        .iter()
+        .filter(|line| line.contains("Content Security Policy") && !line.contains("csp-canary"))
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "the app ran into its Content-Security-Policy: {violations:#?}"
+    );
+
+    browser.close().await.expect("close");
+    drop(nginx);
+}
+
+/// The release build made for `/appointments-demo/`.
+fn subpath_dist() -> PathBuf {
+    let dir = std::env::var_os("SPA_SUBPATH_DIST_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!(
+            "SPA_SUBPATH_DIST_DIR is not set: it must name the release build made with public URL \
+             {PUBLIC_URL} (`cargo xtask test` builds it with \
+             `cargo xtask dist --public-url {PUBLIC_URL} --out DIR` and sets the variable)"
+        )
+        });
+    let index = dir.join("index.html");
+    let html = std::fs::read_to_string(&index).unwrap_or_else(|e| {
+        panic!(
+            "SPA_SUBPATH_DIST_DIR: cannot read {}: {e}; build it with \
+             `cargo xtask dist --public-url {PUBLIC_URL} --out DIR`",
+            index.display()
+        )
+    });
+    assert!(
+        html.contains(&format!("<base href=\"{PUBLIC_URL}\"")),
+        "{} was not built with public URL {PUBLIC_URL} (no <base href=\"{PUBLIC_URL}\">)",
+        index.display()
+    );
+    dir
+}
+
+/// nginx: `NGINX`, else Debian's /usr/sbin/nginx, else `nginx` on PATH.
+fn nginx_program() -> PathBuf {
+    if let Some(program) = std::env::var_os("NGINX") {
+        return PathBuf::from(program);
+    }
+    let mut candidates = vec![PathBuf::from("/usr/sbin/nginx")];
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("nginx")));
+    }
+    candidates
+        .into_iter()
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "nginx is not installed (looked for NGINX, /usr/sbin/nginx and PATH). \
+                 `cargo xtask test` installs Debian's package (apt-get install nginx) when it \
+                 runs as root; otherwise install it, or set NGINX to its binary"
+            )
+        })
+}
+
+/// A temporary directory: a copy of the build at `www/appointments-demo/`, and nginx's
+/// configuration, logs and temp files. Removed on drop.
+struct Site {
+    dir: PathBuf,
+}
+
+impl Site {
+    fn prepare(dist: &Path) -> Site {
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "appointments-e2e-deploy-{}-{unique}",
+            std::process::id()
+        ));
+        let site = Site { dir };
+        copy_dir(dist, &site.docroot()).expect("copy the build");
+        for temp in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+            std::fs::create_dir_all(site.dir.join("temp").join(temp)).expect("temp dir");
+        }
+        site
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("www")
+    }
+
+    /// Where the build is served from: root + public URL.
+    fn docroot(&self) -> PathBuf {
+        self.root().join(PUBLIC_URL.trim_matches('/'))
+    }
+
+    /// As an operator does after deploying: config.json for this tenant and API.
+    fn write_config(&self, config: &Value) {
+        std::fs::write(
+            self.docroot().join("config.json"),
+            serde_json::to_string_pretty(config).expect("json"),
+        )
+        .expect("write config.json");
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Our own nginx, one process, killed on drop.
+struct Nginx {
+    process: Child,
+}
+
+impl Nginx {
+    async fn start(program: &Path, site: &Site, port: u16, stack: &Stack) -> Nginx {
+        let template = include_str!("../deploy/nginx/appointments.conf");
+        let server = template
+            .replace("__LISTEN__", &format!("127.0.0.1:{port}"))
+            .replace("__ROOT__", &site.root().display().to_string())
+            .replace("__PUBLIC_URL__", PUBLIC_URL)
+            .replace("__TENANT_ORIGIN__", &stack.tenant)
+            .replace("__API_ORIGIN__", &stack.api);
+        assert!(
+            !server.contains("__"),
+            "a placeholder of deploy/nginx/appointments.conf is left: {}",
+            server
+                .lines()
+                .find(|l| l.contains("__"))
+                .unwrap_or_default()
+        );
+        std::fs::write(site.dir.join("appointments.conf"), server).expect("server block");
+
+        let dir = site.dir.display();
+        // `master_process off`: one process, so that killing it stops nginx entirely. The
+        // types are only the ones the build needs, and not wasm's: the server block must set
+        // application/wasm itself.
+        let main = format!(
+            "master_process off;\n\
+             pid {dir}/nginx.pid;\n\
+             error_log {dir}/error.log info;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n\
+             \x20   types {{ text/html html; text/css css; application/javascript js;\n\
+             \x20            application/json json; image/svg+xml svg; }}\n\
+             \x20   default_type application/octet-stream;\n\
+             \x20   access_log {dir}/access.log;\n\
+             \x20   client_body_temp_path {dir}/temp/client_body;\n\
+             \x20   proxy_temp_path {dir}/temp/proxy;\n\
+             \x20   fastcgi_temp_path {dir}/temp/fastcgi;\n\
+             \x20   uwsgi_temp_path {dir}/temp/uwsgi;\n\
+             \x20   scgi_temp_path {dir}/temp/scgi;\n\
+             \x20   include {dir}/appointments.conf;\n\
+             }}\n"
+        );
+        std::fs::write(site.dir.join("nginx.conf"), main).expect("nginx.conf");
+
+        let mut process = Command::new(program)
+            .arg("-p")
+            .arg(&site.dir)
+            .arg("-c")
+            .arg(site.dir.join("nginx.conf"))
+            // The startup error log, before the configuration's is read (nginx 1.19.5+).
+            .arg("-e")
+            .arg(site.dir.join("error.log"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let deadline = Instant::now() + support::WAIT;
+        loop {
+            if let Ok(Some(status)) = process.try_wait() {
+                panic!(
+                    "nginx stopped at start ({status}); its error log:\n{}",
+                    site.error_log()
+                );
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen on port {port}; its error log:\n{}",
+                site.error_log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Nginx { process }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The Content-Security-Policy of the app's pages and files, as the template renders it.
+fn app_csp(stack: &Stack) -> String {
+    let (tenant, api) = (&stack.tenant, &stack.api);
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' {tenant}; connect-src 'self' {tenant} {api}; frame-src 'self' {tenant}; \
+         base-uri 'self'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> (u16, HeaderMap, String) {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    (status, headers, body)
+}
+
+/// Exactly one `name` header, equal to `expected`.
+fn assert_header(headers: &HeaderMap, name: &str, expected: &str, what: &str) {
+    let values: Vec<_> = headers.get_all(name).iter().collect();
+    assert_eq!(values.len(), 1, "{what}: one {name} header, got {values:?}");
+    assert_eq!(
+        values[0].to_str().unwrap_or_default(),
+        expected,
+        "{what}: {name}"
+    );
+}
+
+fn assert_security_headers(headers: &HeaderMap, csp: &str, what: &str) {
+    assert_header(headers, "content-security-policy", csp, what);
+    assert_header(headers, "referrer-policy", "no-referrer", what);
+    assert_header(headers, "x-content-type-options", "nosniff", what);
+}
+
+/// `script-src 'self'` refuses inline scripts: every `<script>` must load a file.
+fn assert_no_inline_script(html: &str) {
+    for (at, _) in html.match_indices("<script") {
+        let tag = &html[at..at + html[at..].find('>').unwrap_or(html.len() - at)];
+        assert!(
+            tag.contains(" src="),
+            "index.html has an inline script ({tag}…), which the Content-Security-Policy \
+             refuses: build with `cargo xtask dist`, which moves trunk's loader to a file"
+        );
+    }
+}
+
+/// The build's files with a content hash in their names, with the type nginx must send.
+fn hashed_files(dist: &Path) -> Vec<(String, &'static str)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dist).expect("read the build") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let (stem, content_type) = if let Some(stem) = name.strip_suffix("_bg.wasm") {
+            (stem, "application/wasm")
+        } else if let Some(stem) = name.strip_suffix(".js") {
+            (stem, "application/javascript; charset=utf-8")
+        } else if let Some(stem) = name.strip_suffix(".css") {
+            (stem, "text/css")
+        } else if let Some(stem) = name.strip_suffix(".svg") {
+            (stem, "image/svg+xml")
+        } else {
+            continue;
+        };
+        let hash = stem.rsplit('-').next().unwrap_or_default();
+        if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            files.push((name, content_type));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The create form; times go in as `datetime-local` values, as in e2e_session.rs.
+async fn fill_create_form(browser: &Client) {
+    find(browser, "#create-appointment input[name=title]")
+        .await
+        .send_keys("Deployed check")
+        .await
+        .expect("type");
+    find(browser, "#create-appointment input[name=location]")
+        .await
+        .send_keys("Static host")
+        .await
+        .expect("type");
+    browser
+        .execute(
+            "document.querySelector('#create-appointment input[name=start]').value = arguments[0];\
+             document.querySelector('#create-appointment input[name=end]').value = arguments[1];",
+            vec![json!("2031-06-01T09:00"), json!("2031-06-01T10:00")],
+        )
+        .await
+        .expect("set the times");
+}
