@@ -43,7 +43,7 @@ async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client");
-    let csp = app_csp(&stack);
+    let csp = app_csp(&stack.tenant, &stack.api);
     let index_html = std::fs::read_to_string(dist.join("index.html")).expect("index.html");
     assert_no_inline_script(&index_html);
 
@@ -117,6 +117,161 @@ async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp(
     assert_security_headers(&headers, &csp, missing);
 
     // ---- The app in headless Chromium, under those headers. ----
+    sign_in_create_and_renew(&stack, &app).await;
+    drop(nginx);
+}
+
+/// GitHub Pages can neither rewrite nor send headers: deploy/github-pages/prepare.sh puts the
+/// policy in a `<meta>` element and copies index.html to 404.html. Here nginx plays such a
+/// host: the files as they are, 404.html with status 404 for any other path, no headers of
+/// the app's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_without_headers_or_rewrites_works_with_the_meta_csp_and_404_html() {
+    let dist = subpath_dist();
+    let nginx_program = nginx_program();
+    let site = Site::prepare(&dist);
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let (stack, config) = Stack::start_for_static_site(&origin, PUBLIC_URL).await;
+    site.write_config(&config);
+    let prepared = Command::new("sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/github-pages/prepare.sh"))
+        .arg(site.docroot())
+        .arg(&stack.tenant)
+        .arg(&stack.api)
+        .status()
+        .expect("run deploy/github-pages/prepare.sh");
+    assert!(prepared.success(), "prepare.sh failed: {prepared}");
+    let server = format!(
+        "server {{\n\
+         \x20   listen 127.0.0.1:{port};\n\
+         \x20   root {root};\n\
+         \x20   types {{ text/html html; text/css css; application/javascript js;\n\
+         \x20            application/json json; image/svg+xml svg; application/wasm wasm; }}\n\
+         \x20   error_page 404 {PUBLIC_URL}404.html;\n\
+         }}\n",
+        root = site.root().display()
+    );
+    let nginx = Nginx::start_server(&nginx_program, &site, port, &server).await;
+    let app = format!("{origin}{PUBLIC_URL}");
+
+    let http = reqwest::Client::new();
+    let index_html =
+        std::fs::read_to_string(site.docroot().join("index.html")).expect("index.html");
+    let meta = format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\" />",
+        app_csp(&stack.tenant, &stack.api)
+            .strip_suffix("; frame-ancestors 'none'")
+            .expect("frame-ancestors last")
+    );
+    assert!(index_html.contains(&meta), "index.html has {meta}");
+    let before_meta = &index_html[..index_html.find(&meta).expect("the meta element")];
+    assert!(
+        !before_meta.contains("<script") && !before_meta.contains("<link"),
+        "the policy comes before every script and stylesheet"
+    );
+    let (status, headers, body) = get(&http, &format!("{app}appointments")).await;
+    assert_eq!(status, 404, "a deep link gets 404.html, as on GitHub Pages");
+    assert_eq!(body, index_html, "404.html is index.html");
+    assert!(headers.get("content-security-policy").is_none());
+
+    sign_in_create_and_renew(&stack, &app).await;
+    drop(nginx);
+}
+
+/// The recipes must not drift apart: nginx's policy is the one the tests enforce; Netlify's
+/// differs only in frame-ancestors 'self' (one rule covers silent-callback.html too); the
+/// meta element leaves frame-ancestors out (ignored there).
+#[test]
+fn the_recipes_send_the_same_policy() {
+    let nginx = include_str!("../deploy/nginx/appointments.conf");
+    let netlify_headers = include_str!("../deploy/netlify/_headers");
+    let netlify_redirects = include_str!("../deploy/netlify/_redirects");
+    let meta = include_str!("../deploy/github-pages/csp-meta.html");
+
+    let policy = between(nginx, "set $appointments_csp \"", "\";");
+    assert_eq!(policy, app_csp("__TENANT_ORIGIN__", "__API_ORIGIN__"));
+    assert_eq!(
+        between(nginx, "set $silent_callback_csp \"", "\";"),
+        "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    );
+    assert_eq!(
+        between(meta, "content=\"", "\""),
+        policy
+            .strip_suffix("; frame-ancestors 'none'")
+            .expect("frame-ancestors last")
+    );
+
+    // _headers: rules that overlap (the catch-all and the others) share no header name.
+    let mut rules: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
+    for line in netlify_headers.lines() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(header) = line.strip_prefix("  ") {
+            let (name, value) = header.split_once(": ").expect("Name: value");
+            rules
+                .last_mut()
+                .expect("a path first")
+                .1
+                .push((name, value));
+        } else {
+            rules.push((line.trim(), Vec::new()));
+        }
+    }
+    let (all, all_headers) = &rules[0];
+    assert_eq!(*all, "__PUBLIC_URL__*");
+    let value_of = |name: &str| {
+        all_headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("_headers sets {name} on every path"))
+    };
+    assert_eq!(
+        value_of("Content-Security-Policy"),
+        policy.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+    );
+    assert_eq!(value_of("Referrer-Policy"), "no-referrer");
+    assert_eq!(value_of("X-Content-Type-Options"), "nosniff");
+    for (path, headers) in &rules[1..] {
+        assert!(
+            ["wasm", "js", "css", "svg"]
+                .iter()
+                .any(|ext| *path == format!("__PUBLIC_URL__*.{ext}")),
+            "{path}: only hashed file types get their own rule"
+        );
+        assert_eq!(
+            headers,
+            &vec![("Cache-Control", IMMUTABLE)],
+            "{path}: only Cache-Control, which the catch-all does not set"
+        );
+    }
+
+    let redirects: Vec<Vec<&str>> = netlify_redirects
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        redirects,
+        vec![vec!["__PUBLIC_URL__*", "__PUBLIC_URL__index.html", "200"]]
+    );
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start}")) + start.len();
+    let to = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end} after {start}"));
+    &text[from..from + to]
+}
+
+/// In headless Chromium, with the app at `app` (`http://127.0.0.1:<port>/appointments-demo/`):
+/// a deep link while signed out, sign-in through the tenant and back to the deep link, the
+/// user's picture from the tenant, a POST to the API, and silent renewal; then asserts that
+/// the console shows no Content-Security-Policy violation.
+async fn sign_in_create_and_renew(stack: &Stack, app: &str) {
     let browser = stack.browser_with_console_log().await;
     let mut console = Vec::new();
 
@@ -126,7 +281,7 @@ async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp(
         .await
         .expect("open the deep link");
     click(&browser, "#sign-in").await;
-    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    sign_in_at_tenant(&browser, stack, ALICE, "accept").await;
     let list = text_of(&browser, "#appointments-list").await;
     assert!(list.contains("Dental check-up"), "the API answered: {list}");
     assert_eq!(
@@ -209,7 +364,6 @@ async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp(
     );
 
     browser.close().await.expect("close");
-    drop(nginx);
 }
 
 /// The release build made for `/appointments-demo/`.
@@ -334,22 +488,23 @@ struct Nginx {
 }
 
 impl Nginx {
+    /// nginx with deploy/nginx/appointments.conf, rendered for this stack.
     async fn start(program: &Path, site: &Site, port: u16, stack: &Stack) -> Nginx {
-        let template = include_str!("../deploy/nginx/appointments.conf");
-        let server = template
-            .replace("__LISTEN__", &format!("127.0.0.1:{port}"))
-            .replace("__ROOT__", &site.root().display().to_string())
-            .replace("__PUBLIC_URL__", PUBLIC_URL)
-            .replace("__TENANT_ORIGIN__", &stack.tenant)
-            .replace("__API_ORIGIN__", &stack.api);
-        assert!(
-            !server.contains("__"),
-            "a placeholder of deploy/nginx/appointments.conf is left: {}",
-            server
-                .lines()
-                .find(|l| l.contains("__"))
-                .unwrap_or_default()
+        let server = render(
+            include_str!("../deploy/nginx/appointments.conf"),
+            &[
+                ("__LISTEN__", &format!("127.0.0.1:{port}")),
+                ("__ROOT__", &site.root().display().to_string()),
+                ("__PUBLIC_URL__", PUBLIC_URL),
+                ("__TENANT_ORIGIN__", &stack.tenant),
+                ("__API_ORIGIN__", &stack.api),
+            ],
         );
+        Self::start_server(program, site, port, &server).await
+    }
+
+    /// nginx with `server` as its one server block.
+    async fn start_server(program: &Path, site: &Site, port: u16, server: &str) -> Nginx {
         std::fs::write(site.dir.join("appointments.conf"), server).expect("server block");
 
         let dir = site.dir.display();
@@ -421,6 +576,23 @@ impl Drop for Nginx {
     }
 }
 
+/// Replaces each placeholder; none may be left.
+fn render(template: &str, values: &[(&str, &str)]) -> String {
+    let mut rendered = template.to_string();
+    for (placeholder, value) in values {
+        rendered = rendered.replace(placeholder, value);
+    }
+    assert!(
+        !rendered.contains("__"),
+        "a placeholder is left: {}",
+        rendered
+            .lines()
+            .find(|line| line.contains("__"))
+            .unwrap_or_default()
+    );
+    rendered
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -429,8 +601,7 @@ fn free_port() -> u16 {
 }
 
 /// The Content-Security-Policy of the app's pages and files, as the template renders it.
-fn app_csp(stack: &Stack) -> String {
-    let (tenant, api) = (&stack.tenant, &stack.api);
+fn app_csp(tenant: &str, api: &str) -> String {
     format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' {tenant}; connect-src 'self' {tenant} {api}; frame-src 'self' {tenant}; \
