@@ -19,6 +19,13 @@
 //!
 //! Every problem on every screen of a test is collected before the test fails, so one
 //! run lists them all.
+//!
+//! When this suite was written, the app failed it in four ways, each to be fixed in the
+//! app rather than here: the focus outline (`--focus: #ffb020` in `assets/style.css`) has
+//! 1.8:1 contrast on white; the signed-in header's `.user` row does not wrap, so the page
+//! is 382 px wide on a 360 px phone; the token inspector's key id (`.token-kind code`)
+//! does not wrap; and its `pre.json` blocks scroll at 360 px but cannot be focused (axe
+//! `scrollable-region-focusable`, serious).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
@@ -181,6 +188,8 @@ impl Audit {
             );
         }
         let mut reached_main = false;
+        // Focus indicators below 3:1, grouped by colours: (description, elements).
+        let mut faint: Vec<(String, Vec<String>)> = Vec::new();
         // Each control, up to 8 stops for the parts of a date and time input, plus the way
         // out of the page and back in.
         for _ in 0..control_count * 8 + 3 {
@@ -209,16 +218,26 @@ impl Audit {
                 );
             } else if let Some(ratio) = step["contrast"].as_f64() {
                 if ratio < 3.0 {
-                    self.problem(
-                        screen.name,
-                        format!(
-                            "the focus indicator on {element} has a contrast of {ratio:.2}:1 \
-                             against {} (WCAG 1.4.11 asks for 3:1): outline {}",
-                            step["background"], step["outline"]
-                        ),
+                    let what = format!(
+                        "{ratio:.2}:1, outline {} against {}",
+                        step["outline"], step["background"]
                     );
+                    match faint.iter_mut().find(|(w, _)| *w == what) {
+                        Some((_, elements)) => elements.push(element.to_string()),
+                        None => faint.push((what, vec![element.to_string()])),
+                    }
                 }
             }
+        }
+        for (what, elements) in faint {
+            self.problem(
+                screen.name,
+                format!(
+                    "the focus indicator has too little contrast (WCAG 1.4.11 asks for 3:1): \
+                     {what}, on {}",
+                    elements.join(", ")
+                ),
+            );
         }
         let finish = browser
             .execute(KEYBOARD_FINISH, vec![])
@@ -604,6 +623,35 @@ async fn the_sign_in_journey_and_the_signed_in_pages() {
                 "#create-appointment button[type=submit]",
             )
             .with_phone_screenshot(),
+        )
+        .await;
+
+    // The API refuses an appointment that ends before it starts; the form says why.
+    type_into(
+        &browser,
+        "#create-appointment input[name=title]",
+        "Backwards",
+    )
+    .await;
+    browser
+        .execute(
+            "document.querySelector('#create-appointment input[name=start]').value = '2031-05-04T11:00';\
+             document.querySelector('#create-appointment input[name=end]').value = '2031-05-04T10:00';",
+            vec![],
+        )
+        .await
+        .expect("set the times");
+    click(&browser, "#create-appointment button[type=submit]").await;
+    wait_for_text(&browser, ".form-error", "end").await;
+    audit
+        .check(
+            &browser,
+            Screen::new(
+                "appointments-form-error",
+                ".form-error",
+                "#create-appointment button[type=submit]",
+            )
+            .announcing(".form-error"),
         )
         .await;
 
