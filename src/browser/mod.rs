@@ -50,3 +50,10 @@ pub fn local_input_to_rfc3339(value: &str) -> Option<String> {
     }
     Some(String::from(date.to_iso_string()))
 }
+
+/// A User Timing mark (`performance.mark`), read by `cargo xtask bench`.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}

@@ -44,6 +44,12 @@ pub fn appointments_page() -> Html {
         });
     }
 
+    let loaded = matches!(*load, Load::Loaded(_));
+    use_effect_with(loaded, |loaded| {
+        if *loaded {
+            browser::mark("app:appointments-rendered");
+        }
+    });
     let refresh = {
         let reloads = reloads.clone();
         Callback::from(move |_| reloads.set(*reloads + 1))

@@ -3,6 +3,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::auth::{use_auth, SignedOutReason};
+use crate::browser;
 use crate::components::ErrorPanel;
 use crate::routes::Route;
 
@@ -21,7 +22,13 @@ pub fn login_page() -> Html {
         .and_then(|l| l.query::<LoginQuery>().ok())
         .and_then(|q| q.return_to);
 
-    if auth.session().is_some() {
+    let signed_in = auth.session().is_some();
+    use_effect_with(signed_in, |signed_in| {
+        if !signed_in {
+            browser::mark("app:sign-in-ready");
+        }
+    });
+    if signed_in {
         return html! {
             <section class="panel">
                 <h1>{ "You are signed in" }</h1>

@@ -3,6 +3,7 @@
 //! Only the standard library is used, so that this compiles in seconds on a fresh clone
 //! before anything else is installed.
 
+mod bench;
 mod tools;
 
 use std::env;
@@ -26,6 +27,8 @@ commands:
           test: fmt, clippy on both targets, native tests, browser tests, end-to-end tests
   setup   only install what is missing
   dist    build the release site: [--public-url /sub/path/] [--out DIR] (default dist/)
+  bench   build the release site and measure it: first-load sizes (raw, gzip -9, brotli -q 11),
+          load timings in headless Chromium, the API under load (wrk); a report, not a test
 ";
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("setup") => Toolchain::ensure(false).map(|_| ()),
         Some("dist") => dist_command(&args[1..]),
+        Some("bench") => bench::run(),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -230,6 +234,8 @@ impl Drop for Servers {
 
 fn test() -> Result<()> {
     let tools = Toolchain::ensure(true)?;
+    tools.ensure_axe_core()?;
+    tools::ensure_program("nginx", &["nginx"], "the deployment test")?;
     let root = project_root();
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([

@@ -16,6 +16,8 @@ const TRUNK_VERSION: &str = "0.21.14";
 /// Debian's binaryen is too old for current rustc output; npm's package works.
 const BINARYEN_VERSION: &str = "132";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const AXE_CORE_VERSION: &str = "4";
+const AXE_CORE_FILE: &str = ".tools/node_modules/axe-core/axe.min.js";
 
 pub struct Toolchain {
     path: OsString,
@@ -141,14 +143,27 @@ impl Toolchain {
         if has {
             return Ok(());
         }
-        println!("xtask: installing wasm-opt from npm's binaryen@{BINARYEN_VERSION}");
+        self.npm_install(&format!("binaryen@{BINARYEN_VERSION}"))
+    }
+
+    /// axe-core, which the end-to-end tests inject into every screen.
+    pub fn ensure_axe_core(&self) -> Result<()> {
+        if project_root().join(AXE_CORE_FILE).exists() {
+            return Ok(());
+        }
+        self.npm_install(&format!("axe-core@{AXE_CORE_VERSION}"))
+    }
+
+    /// Installs an npm package into `.tools/`, out of the way of the repository.
+    fn npm_install(&self, package: &str) -> Result<()> {
+        println!("xtask: installing {package} from npm into .tools/");
         let prefix = project_root().join(".tools");
         fs::create_dir_all(&prefix).map_err(|e| format!("cannot create {prefix:?}: {e}"))?;
         run(self
             .command("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(&prefix)
-            .arg(format!("binaryen@{BINARYEN_VERSION}")))
+            .arg(package))
     }
 }
 
@@ -185,37 +200,50 @@ fn ensure_chromium() -> Result<PathBuf> {
     let chromedriver = env::var_os("CHROMEDRIVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(CHROMEDRIVER));
-    if chromedriver.exists() && Path::new("/usr/bin/chromium").exists() {
-        return Ok(chromedriver);
+    if !(chromedriver.exists() && Path::new("/usr/bin/chromium").exists()) {
+        apt_install(&["chromium", "chromium-driver"], "the browser tests")?;
     }
+    Ok(chromedriver)
+}
+
+/// Makes sure `program` is on the machine, installing Debian `packages` with apt when it is
+/// missing and this runs as root; otherwise says what to install.
+pub fn ensure_program(program: &str, packages: &[&str], needed_by: &str) -> Result<()> {
+    let found = Command::new("sh")
+        .args([
+            "-c",
+            &format!("command -v {program} || test -x /usr/sbin/{program}"),
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Ok(());
+    }
+    apt_install(packages, needed_by)
+}
+
+fn apt_install(packages: &[&str], needed_by: &str) -> Result<()> {
     let is_root = Command::new("id")
         .arg("-u")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false);
+    let list = packages.join(" ");
     if !is_root {
-        return Err(
-            "the browser tests need Chromium and chromedriver: install them with\n\
-             \n    sudo apt-get install chromium chromium-driver\n\
-             \nor set CHROMEDRIVER to a chromedriver matching your Chromium, then run again"
-                .into(),
-        );
+        return Err(format!(
+            "{needed_by} need {list}: install with\n\n    sudo apt-get install {list}\n\nthen run again"
+        ));
     }
-    println!("xtask: installing chromium and chromium-driver with apt-get");
+    println!("xtask: installing {list} with apt-get");
     let install = || {
         run(Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive"))
     };
     if install().is_err() {
         run(Command::new("apt-get").arg("update"))?;
         install()?;
     }
-    Ok(chromedriver)
+    Ok(())
 }

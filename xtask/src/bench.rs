@@ -1,0 +1,129 @@
+//! `cargo xtask bench`: the numbers behind the README's performance section.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::tools::{self, Toolchain};
+use crate::{dist, project_root, Result};
+
+/// The files a first visit downloads, in the order the browser asks for them.
+const FIRST_LOAD: [&str; 6] = [
+    "index.html",
+    "loader-",
+    ".js",
+    "_bg.wasm",
+    ".css",
+    "config.json",
+];
+
+pub fn run() -> Result<()> {
+    let tools = Toolchain::ensure(true)?;
+    tools::ensure_program("wrk", &["wrk"], "the API load test")?;
+    tools::ensure_program("brotli", &["brotli"], "the size table")?;
+    let out = project_root().join("target/bench");
+    let site = out.join("dist");
+    let _ = fs::remove_dir_all(&site);
+    dist(&tools, &site, "/")?;
+
+    let sizes = first_load_sizes(&site)?;
+    println!("\nFirst load (bytes)");
+    println!(
+        "{:<48} {:>9} {:>9} {:>9}",
+        "file", "raw", "gzip -9", "brotli 11"
+    );
+    let mut totals = [0u64; 3];
+    let mut json_rows = Vec::new();
+    for (name, raw, gzip, brotli) in &sizes {
+        println!("{name:<48} {raw:>9} {gzip:>9} {brotli:>9}");
+        for (total, value) in totals.iter_mut().zip([raw, gzip, brotli]) {
+            *total += value;
+        }
+        json_rows.push(format!(
+            r#"{{"file":"{name}","raw":{raw},"gzip":{gzip},"brotli":{brotli}}}"#
+        ));
+    }
+    println!(
+        "{:<48} {:>9} {:>9} {:>9}",
+        "total", totals[0], totals[1], totals[2]
+    );
+
+    let runtime_report = out.join("runtime.json");
+    let log = fs::File::create(out.join("bench-servers.log"))
+        .map_err(|e| format!("cannot create the log: {e}"))?;
+    println!(
+        "\nLoad timings ({} fresh loads each) and the API under load: about two minutes",
+        20
+    );
+    crate::run(
+        tools
+            .command("cargo")
+            .args(["bench", "-p", "appointments-spa", "--bench", "performance"])
+            .env("SPA_DIST_DIR", &site)
+            .env("BENCH_REPORT", &runtime_report)
+            .stdout(Stdio::from(log)),
+    )?;
+    let runtime =
+        fs::read_to_string(&runtime_report).map_err(|e| format!("no runtime report: {e}"))?;
+    println!("{runtime}");
+
+    let report = format!(
+        r#"{{"first_load":{{"files":[{}],"total":{{"raw":{},"gzip":{},"brotli":{}}}}},"runtime":{}}}"#,
+        json_rows.join(","),
+        totals[0],
+        totals[1],
+        totals[2],
+        runtime.trim()
+    );
+    let report_path = out.join("report.json");
+    fs::write(&report_path, report).map_err(|e| format!("cannot write {report_path:?}: {e}"))?;
+    println!("\nxtask: the report is in {}", report_path.display());
+    Ok(())
+}
+
+/// `(file, raw, gzip -9, brotli -q 11)` for each first-load file of the site.
+fn first_load_sizes(site: &Path) -> Result<Vec<(String, u64, u64, u64)>> {
+    let mut names: Vec<String> = fs::read_dir(site)
+        .map_err(|e| format!("cannot read {site:?}: {e}"))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut rows = Vec::new();
+    for pattern in FIRST_LOAD {
+        let Some(name) = names.iter().find(|n| {
+            let picked = rows.iter().any(|(r, ..): &(String, u64, u64, u64)| r == *n);
+            !picked && matches(n, pattern)
+        }) else {
+            continue;
+        };
+        let path = site.join(name);
+        let raw = fs::metadata(&path)
+            .map_err(|e| format!("{name}: {e}"))?
+            .len();
+        let gzip = compressed_size("gzip", &["-9", "-c"], &path)?;
+        let brotli = compressed_size("brotli", &["-q", "11", "-c"], &path)?;
+        rows.push((name.clone(), raw, gzip, brotli));
+    }
+    Ok(rows)
+}
+
+fn matches(name: &str, pattern: &str) -> bool {
+    match pattern {
+        "loader-" => name.starts_with("loader-"),
+        ".js" => name.ends_with(".js") && !name.starts_with("loader-"),
+        ".css" | "_bg.wasm" => name.ends_with(pattern),
+        exact => name == exact,
+    }
+}
+
+fn compressed_size(program: &str, args: &[&str], path: &Path) -> Result<u64> {
+    let output = Command::new(program)
+        .args(args)
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{program} failed on {}", path.display()));
+    }
+    Ok(output.stdout.len() as u64)
+}
