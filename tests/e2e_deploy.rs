@@ -1,9 +1,11 @@
 //! The static deployment, end to end: the release build, made for the public URL
-//! `/appointments-demo/`, served by nginx (Debian's package) with deploy/nginx/appointments.conf,
-//! its SPA fallback, caching and security headers; sign-in, the API and silent renewal in
-//! headless Chromium under that Content-Security-Policy.
+//! `/appointments-demo/` (and for the root), served by nginx (Debian's package) with
+//! deploy/nginx/appointments.conf, its SPA fallback, caching and security headers; sign-in,
+//! the API and silent renewal in headless Chromium under that Content-Security-Policy. Also
+//! the GitHub Pages recipe (a meta element and 404.html) on a host that sends no headers.
 //!
-//! Needs the sub-path build in `SPA_SUBPATH_DIST_DIR` (`cargo xtask test` builds it),
+//! Needs the sub-path build in `SPA_SUBPATH_DIST_DIR` and the root build in `SPA_DIST_DIR`
+//! (`cargo xtask test` builds both),
 //! nginx (`NGINX`, else /usr/sbin/nginx or `nginx` on PATH; `cargo xtask test` installs it)
 //! and chromedriver (`CHROMEDRIVER`). The test starts its own nginx, as a child process with
 //! its own configuration, logs and temp files in a temporary directory, on a free port of
@@ -28,15 +30,25 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp() {
-    let dist = subpath_dist();
+    behind_nginx(&subpath_dist(), PUBLIC_URL).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_release_build_at_the_root_behind_nginx_signs_in_under_the_csp() {
+    behind_nginx(&root_dist(), "/").await;
+}
+
+/// Serves `dist` (built for `public_url`) with deploy/nginx/appointments.conf, checks what
+/// nginx answers over plain HTTP, then uses the app in headless Chromium.
+async fn behind_nginx(dist: &Path, public_url: &str) {
     let nginx_program = nginx_program();
-    let site = Site::prepare(&dist);
+    let site = Site::prepare(dist, public_url);
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
-    let (stack, config) = Stack::start_for_static_site(&origin, PUBLIC_URL).await;
+    let (stack, config) = Stack::start_for_static_site(&origin, public_url).await;
     site.write_config(&config);
     let nginx = Nginx::start(&nginx_program, &site, port, &stack).await;
-    let app = format!("{origin}{PUBLIC_URL}");
+    let app = format!("{origin}{public_url}");
 
     // ---- What nginx answers, over plain HTTP. ----
     let http = reqwest::Client::builder()
@@ -51,9 +63,9 @@ async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp(
         let (status, headers, body) = get(&http, &format!("{app}{path}")).await;
         assert_eq!(
             status, 200,
-            "{PUBLIC_URL}{path}: the SPA fallback serves index.html"
+            "{public_url}{path}: the SPA fallback serves index.html"
         );
-        assert_eq!(body, index_html, "{PUBLIC_URL}{path} is index.html");
+        assert_eq!(body, index_html, "{public_url}{path} is index.html");
         assert_header(&headers, "content-type", "text/html; charset=utf-8", path);
         assert_header(&headers, "cache-control", "no-cache", path);
         assert_security_headers(&headers, &csp, path);
@@ -110,6 +122,14 @@ async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp(
         assert_header(&headers, "cache-control", IMMUTABLE, name);
         assert_security_headers(&headers, &csp, name);
     }
+    if public_url != "/" {
+        // The sub-path without its slash: nginx's redirect to the directory.
+        let bare = public_url.trim_end_matches('/');
+        let (status, headers, _) = get(&http, &format!("{origin}{bare}")).await;
+        assert_eq!(status, 301, "{bare}");
+        let location = headers["location"].to_str().expect("location");
+        assert_eq!(location, app, "{bare} redirects to {public_url}");
+    }
     // A hashed name that is not there is a 404, never index.html cached for a year.
     let missing = "appointments-spa-0123456789abcdef_bg.wasm";
     let (status, headers, _) = get(&http, &format!("{app}{missing}")).await;
@@ -129,7 +149,7 @@ async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp(
 async fn a_host_without_headers_or_rewrites_works_with_the_meta_csp_and_404_html() {
     let dist = subpath_dist();
     let nginx_program = nginx_program();
-    let site = Site::prepare(&dist);
+    let site = Site::prepare(&dist, PUBLIC_URL);
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
     let (stack, config) = Stack::start_for_static_site(&origin, PUBLIC_URL).await;
@@ -394,6 +414,29 @@ fn subpath_dist() -> PathBuf {
     dir
 }
 
+/// The release build made for the root: `SPA_DIST_DIR` (as the other end-to-end tests), else
+/// dist/.
+fn root_dist() -> PathBuf {
+    let dir = std::env::var_os("SPA_DIST_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist"));
+    let index = dir.join("index.html");
+    let html = std::fs::read_to_string(&index).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}; build the app first (`cargo xtask test` does, and sets \
+             SPA_DIST_DIR)",
+            index.display()
+        )
+    });
+    assert!(
+        html.contains("<base href=\"/\""),
+        "{} was not built for the root (no <base href=\"/\">)",
+        index.display()
+    );
+    dir
+}
+
 /// nginx: `NGINX`, else Debian's /usr/sbin/nginx, else `nginx` on PATH.
 fn nginx_program() -> PathBuf {
     if let Some(program) = std::env::var_os("NGINX") {
@@ -419,10 +462,11 @@ fn nginx_program() -> PathBuf {
 /// configuration, logs and temp files. Removed on drop.
 struct Site {
     dir: PathBuf,
+    public_url: String,
 }
 
 impl Site {
-    fn prepare(dist: &Path) -> Site {
+    fn prepare(dist: &Path, public_url: &str) -> Site {
         let unique = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
@@ -431,7 +475,10 @@ impl Site {
             "appointments-e2e-deploy-{}-{unique}",
             std::process::id()
         ));
-        let site = Site { dir };
+        let site = Site {
+            dir,
+            public_url: public_url.to_string(),
+        };
         copy_dir(dist, &site.docroot()).expect("copy the build");
         for temp in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
             std::fs::create_dir_all(site.dir.join("temp").join(temp)).expect("temp dir");
@@ -445,7 +492,7 @@ impl Site {
 
     /// Where the build is served from: root + public URL.
     fn docroot(&self) -> PathBuf {
-        self.root().join(PUBLIC_URL.trim_matches('/'))
+        self.root().join(self.public_url.trim_matches('/'))
     }
 
     /// As an operator does after deploying: config.json for this tenant and API.
@@ -495,7 +542,7 @@ impl Nginx {
             &[
                 ("__LISTEN__", &format!("127.0.0.1:{port}")),
                 ("__ROOT__", &site.root().display().to_string()),
-                ("__PUBLIC_URL__", PUBLIC_URL),
+                ("__PUBLIC_URL__", &site.public_url),
                 ("__TENANT_ORIGIN__", &stack.tenant),
                 ("__API_ORIGIN__", &stack.api),
             ],
