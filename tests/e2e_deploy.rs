@@ -108,7 +108,7 @@ async fn behind_nginx(dist: &Path, public_url: &str) {
         "silent-callback.html",
     );
 
-    let hashed = hashed_files(&dist);
+    let hashed = hashed_files(dist);
     assert!(
         hashed.iter().any(|(name, _)| name.ends_with("_bg.wasm"))
             && hashed.iter().any(|(name, _)| name.ends_with(".js"))
