@@ -11,6 +11,9 @@ pub struct ErrorPanelProps {
     /// Further details as plain text, e.g. the tenant's `error_description`.
     #[prop_or_default]
     pub detail: Option<AttrValue>,
+    /// The panel is the whole page: its title is the page's `<h1>`.
+    #[prop_or_default]
+    pub main: bool,
     /// The way out: buttons or links.
     #[prop_or_default]
     pub children: Html,
@@ -20,7 +23,11 @@ pub struct ErrorPanelProps {
 pub fn error_panel(props: &ErrorPanelProps) -> Html {
     html! {
         <section class="panel error" role="alert" aria-live="assertive">
-            <h2>{ props.title.clone() }</h2>
+            if props.main {
+                <h1>{ props.title.clone() }</h1>
+            } else {
+                <h2>{ props.title.clone() }</h2>
+            }
             <p class="message">{ props.message.clone() }</p>
             if let Some(detail) = &props.detail {
                 <p class="detail">{ detail.clone() }</p>

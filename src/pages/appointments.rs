@@ -139,7 +139,7 @@ fn describe(error: &AppointmentsError) -> String {
             "No answer from {url}. Check that the API is running and allows this origin (CORS), then try again."
         ),
         AppointmentsError::Malformed => "Its answer is not what this app expects. Check that `api_base_url` in config.json points at the appointments API.".into(),
-        AppointmentsError::Invalid { field: Some(field), message } => format!("`{field}`: {message}"),
+        AppointmentsError::Invalid { field: Some(field), message } => format!("{field}: {message}"),
         AppointmentsError::Invalid { field: None, message } => message.clone(),
         AppointmentsError::Unexpected { status } => format!("It answered HTTP {status}. Try again in a moment."),
     }

@@ -59,6 +59,7 @@ pub fn callback_page() -> Html {
     };
     html! {
         <ErrorPanel
+            main=true
             title="Sign-in failed"
             message={error.explanation()}
             code={AttrValue::from(error.code().to_string())}

@@ -40,7 +40,7 @@ pub fn startup_error_page(props: &StartupErrorProps) -> Html {
     let reload = Callback::from(|_: MouseEvent| location::reload());
     html! {
         <main class="page" id="main">
-            <ErrorPanel title={title} message={message} code={AttrValue::from(code)} detail={AttrValue::from(hint)}>
+            <ErrorPanel main=true title={title} message={message} code={AttrValue::from(code)} detail={AttrValue::from(hint)}>
                 <button type="button" class="button primary" onclick={reload}>{ "Reload" }</button>
             </ErrorPanel>
         </main>

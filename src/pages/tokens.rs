@@ -113,11 +113,13 @@ fn times(decoded: &DecodedToken) -> Html {
     }
 }
 
-fn json_block(id: String, label: &'static str, json: String) -> Html {
+/// A scrollable block of JSON; focusable, so that keyboard users can scroll it too.
+fn json_block(id: String, title: &str, label: &'static str, json: String) -> Html {
+    let region = format!("{title} {}", label.to_lowercase());
     html! {
         <>
             <h3>{ label }</h3>
-            <pre class="json" {id}><code>{ json }</code></pre>
+            <pre class="json" {id} tabindex="0" role="region" aria-label={region}><code>{ json }</code></pre>
         </>
     }
 }
@@ -136,8 +138,8 @@ fn token_panel(prefix: &'static str, title: &'static str, inspection: &Inspectio
                     { "." }
                 </p>
                 { times(decoded) }
-                { json_block(format!("{prefix}-header"), "Header", decoded.header_json()) }
-                { json_block(format!("{prefix}-claims"), "Claims", decoded.claims_json()) }
+                { json_block(format!("{prefix}-header"), title, "Header", decoded.header_json()) }
+                { json_block(format!("{prefix}-claims"), title, "Claims", decoded.claims_json()) }
             </>
         },
         Inspection::Opaque(Opacity::Reference) => html! {
@@ -151,7 +153,7 @@ fn token_panel(prefix: &'static str, title: &'static str, inspection: &Inspectio
                     { "Encrypted (a JWE) for its issuer: only its header can be read." }
                 </p>
                 if let Some(header) = header {
-                    { json_block(format!("{prefix}-header"), "Header", format!("{header:#}")) }
+                    { json_block(format!("{prefix}-header"), title, "Header", format!("{header:#}")) }
                 }
             </>
         },
