@@ -107,6 +107,12 @@ async fn behind_nginx(dist: &Path, public_url: &str) {
         "nosniff",
         "silent-callback.html",
     );
+    assert_header(
+        &headers,
+        "x-frame-options",
+        "SAMEORIGIN",
+        "silent-callback.html",
+    );
 
     let hashed = hashed_files(dist);
     assert!(
@@ -683,6 +689,7 @@ fn assert_security_headers(headers: &HeaderMap, csp: &str, what: &str) {
     assert_header(headers, "content-security-policy", csp, what);
     assert_header(headers, "referrer-policy", "no-referrer", what);
     assert_header(headers, "x-content-type-options", "nosniff", what);
+    assert_header(headers, "x-frame-options", "DENY", what);
 }
 
 /// `script-src 'self'` refuses inline scripts: every `<script>` must load a file.
