@@ -445,10 +445,12 @@ fn root_dist() -> PathBuf {
 
 /// nginx: `NGINX`, else Debian's /usr/sbin/nginx, else `nginx` on PATH.
 fn nginx_program() -> PathBuf {
-    if let Some(program) = std::env::var_os("NGINX") {
-        return PathBuf::from(program);
-    }
-    let mut candidates = vec![PathBuf::from("/usr/sbin/nginx")];
+    let mut candidates: Vec<PathBuf> = std::env::var_os("NGINX")
+        .filter(|program| !program.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.push(PathBuf::from("/usr/sbin/nginx"));
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("nginx")));
     }
@@ -464,7 +466,7 @@ fn nginx_program() -> PathBuf {
         })
 }
 
-/// A temporary directory: a copy of the build at `www/appointments-demo/`, and nginx's
+/// A temporary directory: a copy of the build at `www/<public_url>`, and nginx's
 /// configuration, logs and temp files. Removed on drop.
 struct Site {
     dir: PathBuf,
