@@ -30,9 +30,14 @@ mod host {
         let report_path = std::env::var("BENCH_REPORT")
             .unwrap_or_else(|_| "target/bench/browser-and-api.json".into());
         let stack = Stack::start().await;
+        // `BENCH_LOADS=0` skips the browser part, e.g. while working on the API.
+        let loads = std::env::var("BENCH_LOADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(LOADS);
 
         // (a) navigation start to the Sign in button.
-        let sign_in_ready = timings(&stack, LOADS, async |browser| {
+        let sign_in_ready = timings(&stack, loads, async |browser| {
             browser
                 .goto(&format!("{}/", stack.spa))
                 .await
@@ -44,7 +49,7 @@ mod host {
 
         // (b) navigation to /callback#... to the list: config, discovery, JWKS, the signature
         // check and the API call included.
-        let callback_to_list = timings(&stack, LOADS, async |browser| {
+        let callback_to_list = timings(&stack, loads, async |browser| {
             browser
                 .goto(&format!("{}/", stack.spa))
                 .await
@@ -58,7 +63,7 @@ mod host {
 
         let api = load_test(&stack).await;
         let report = json!({
-            "loads": LOADS,
+            "loads": loads,
             "sign_in_ready_ms": summary(&sign_in_ready),
             "callback_to_list_ms": summary(&callback_to_list),
             "api": api,
@@ -116,7 +121,16 @@ mod host {
     /// `GET /api/appointments` with a valid token, 64 connections for 20 s, with wrk.
     async fn load_test(stack: &Stack) -> Value {
         let token = access_token(stack).await;
-        let url = format!("{}/api/appointments", stack.api);
+        // A production-like API: a SQLite file in WAL mode, its own process-wide state.
+        let dir = std::env::temp_dir().join(format!("appointments-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let mut settings =
+            appointments_api::Settings::new(format!("{}/", stack.tenant), "appointments:api");
+        settings.database = appointments_api::Database::Path(dir.join("bench.sqlite3"));
+        let api = appointments_api::spawn(settings)
+            .await
+            .expect("the API starts");
+        let url = format!("{}/api/appointments", api.base_url());
         let output = tokio::task::spawn_blocking(move || {
             Command::new("wrk")
                 .args(["-t2", "-c64", "-d20s", "--latency", "-H"])

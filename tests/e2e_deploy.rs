@@ -727,7 +727,8 @@ fn hashed_files(dist: &Path) -> Vec<(String, &'static str)> {
             continue;
         };
         let hash = stem.rsplit('-').next().unwrap_or_default();
-        if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // Trunk writes the 64-bit hash in hex without leading zeros.
+        if (8..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             files.push((name, content_type));
         }
     }

@@ -1,12 +1,14 @@
 //! Appointments in SQLite: one table of appointments, one of users already seen.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, Time};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Database;
 
@@ -49,11 +51,42 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// The appointment store; cheap to clone. All SQLite work runs on the blocking pool.
+/// The appointment store; cheap to clone. All SQLite work runs on the blocking pool, on
+/// a small pool of connections (WAL lets readers run beside a writer), and users already
+/// seeded are remembered so that reading needs no write transaction.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    pool: Arc<Pool>,
+    seen: Arc<Mutex<HashSet<String>>>,
     sample_data: bool,
+}
+
+/// Connections for a file database; an in-memory database is one connection's own, so it
+/// gets exactly one.
+const FILE_POOL_SIZE: usize = 4;
+
+struct Pool {
+    idle: Mutex<Vec<Connection>>,
+    available: Arc<Semaphore>,
+}
+
+/// A connection taken from the pool, given back when dropped (even if the work panicked).
+struct Lease {
+    pool: Arc<Pool>,
+    conn: Option<Connection>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            lock(&self.pool.idle).push(conn);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 const SCHEMA: &str = "
@@ -73,25 +106,41 @@ CREATE TABLE IF NOT EXISTS appointments (
 CREATE INDEX IF NOT EXISTS appointments_by_owner ON appointments (owner, start_ns);
 ";
 
+const LIST: &str = "SELECT id, title, start, end, location FROM appointments
+                    WHERE owner = ?1 ORDER BY start_ns, id";
+
 impl Store {
     /// Opens (creating if needed) the database and its tables. Blocking.
     pub fn open(database: &Database, sample_data: bool) -> Result<Store, StoreError> {
-        let conn = match database {
-            Database::Memory => Connection::open_in_memory(),
-            Database::Path(path) => Connection::open(path),
-        }
-        .map_err(|e| StoreError(format!("cannot open database {database}: {e}")))?;
-        let setup = |conn: &Connection| -> rusqlite::Result<()> {
+        let open = || {
+            let conn = match database {
+                Database::Memory => Connection::open_in_memory(),
+                Database::Path(path) => Connection::open(path),
+            }?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
             if matches!(database, Database::Path(_)) {
                 let _mode: String =
                     conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+                // Durable at checkpoints; a crash loses at most the last commits, not the file.
+                conn.execute_batch("PRAGMA synchronous=NORMAL")?;
             }
-            conn.execute_batch(SCHEMA)
+            conn.execute_batch(SCHEMA)?;
+            Ok::<_, rusqlite::Error>(conn)
         };
-        setup(&conn).map_err(|e| StoreError(format!("cannot use database {database}: {e}")))?;
+        let size = match database {
+            Database::Memory => 1,
+            Database::Path(_) => FILE_POOL_SIZE,
+        };
+        let connections = (0..size)
+            .map(|_| open())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError(format!("cannot use database {database}: {e}")))?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            pool: Arc::new(Pool {
+                idle: Mutex::new(connections),
+                available: Arc::new(Semaphore::new(size)),
+            }),
+            seen: Arc::new(Mutex::new(HashSet::new())),
             sample_data,
         })
     }
@@ -101,27 +150,48 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        let permit = self
+            .pool
+            .available
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError(format!("database pool closed: {e}")))?;
+        let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut conn)
+            let conn = lock(&pool.idle).pop();
+            let mut lease = Lease {
+                pool: pool.clone(),
+                conn,
+                _permit: permit,
+            };
+            let conn = lease
+                .conn
+                .as_mut()
+                .ok_or_else(|| StoreError("no idle database connection".into()))?;
+            f(conn)
         })
         .await
         .map_err(|e| StoreError(format!("database task failed: {e}")))?
+    }
+
+    fn is_seen(&self, owner: &str) -> bool {
+        lock(&self.seen).contains(owner)
     }
 
     /// The owner's appointments sorted by start (seeding a first-time user).
     pub async fn list(&self, owner: &str) -> Result<Vec<Appointment>, StoreError> {
         let owner = owner.to_string();
         let sample_data = self.sample_data;
-        self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            ensure_user(&tx, &owner, sample_data)?;
-            let list = {
-                let mut stmt = tx.prepare(
-                    "SELECT id, title, start, end, location FROM appointments
-                     WHERE owner = ?1 ORDER BY start_ns, id",
-                )?;
+        let seen = self.is_seen(&owner);
+        let list = self
+            .with_conn(move |conn| {
+                if !seen {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    ensure_user(&tx, &owner, sample_data)?;
+                    tx.commit()?;
+                }
+                let mut stmt = conn.prepare_cached(LIST)?;
                 let rows = stmt.query_map([&owner], |row| {
                     Ok(Appointment {
                         id: row.get(0)?,
@@ -131,12 +201,14 @@ impl Store {
                         location: row.get(4)?,
                     })
                 })?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            tx.commit()?;
-            Ok(list)
-        })
-        .await
+                let list = rows.collect::<Result<Vec<_>, _>>()?;
+                Ok((owner, list))
+            })
+            .await?;
+        if !seen {
+            lock(&self.seen).insert(list.0);
+        }
+        Ok(list.1)
     }
 
     /// Stores a new appointment for `owner` (seeding a first-time user first).
@@ -147,14 +219,17 @@ impl Store {
     ) -> Result<Appointment, StoreError> {
         let owner = owner.to_string();
         let sample_data = self.sample_data;
-        self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            ensure_user(&tx, &owner, sample_data)?;
-            let appointment = insert(&tx, &owner, &new)?;
-            tx.commit()?;
-            Ok(appointment)
-        })
-        .await
+        let (owner, appointment) = self
+            .with_conn(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                ensure_user(&tx, &owner, sample_data)?;
+                let appointment = insert(&tx, &owner, &new)?;
+                tx.commit()?;
+                Ok((owner, appointment))
+            })
+            .await?;
+        lock(&self.seen).insert(owner);
+        Ok(appointment)
     }
 }
 
@@ -280,5 +355,29 @@ mod tests {
         assert_eq!(bob.len(), 4);
         assert_eq!(bob[0], created);
         assert!(!store.list("alice").await.unwrap().contains(&created));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_visits_on_a_file_database_seed_once() {
+        let dir =
+            std::env::temp_dir().join(format!("appointments-store-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pool.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        let store = Store::open(&Database::Path(path.clone()), true).unwrap();
+        let visits: Vec<_> = (0..24)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.list("carol").await })
+            })
+            .collect();
+        for visit in visits {
+            assert_eq!(
+                visit.await.unwrap().unwrap().len(),
+                3,
+                "seeded exactly once"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
