@@ -77,6 +77,14 @@ struct Lease {
     _permit: OwnedSemaphorePermit,
 }
 
+impl Lease {
+    fn connection(&mut self) -> Result<&mut Connection, StoreError> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError("no idle database connection".into()))
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
@@ -145,11 +153,31 @@ impl Store {
         })
     }
 
+    /// Runs `f` on a pooled connection on the blocking pool: for writes, which may wait for
+    /// SQLite's write lock.
     async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let mut lease = self.lease().await?;
+        tokio::task::spawn_blocking(move || f(lease.connection()?))
+            .await
+            .map_err(|e| StoreError(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` on a pooled connection right here: for reads of a file database in WAL
+    /// mode, which never wait for a lock and take microseconds, so that handing them to
+    /// another thread would cost more than the query itself.
+    async fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut lease = self.lease().await?;
+        f(lease.connection()?)
+    }
+
+    async fn lease(&self) -> Result<Lease, StoreError> {
         let permit = self
             .pool
             .available
@@ -157,22 +185,12 @@ impl Store {
             .acquire_owned()
             .await
             .map_err(|e| StoreError(format!("database pool closed: {e}")))?;
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = lock(&pool.idle).pop();
-            let mut lease = Lease {
-                pool: pool.clone(),
-                conn,
-                _permit: permit,
-            };
-            let conn = lease
-                .conn
-                .as_mut()
-                .ok_or_else(|| StoreError("no idle database connection".into()))?;
-            f(conn)
+        let conn = lock(&self.pool.idle).pop();
+        Ok(Lease {
+            pool: self.pool.clone(),
+            conn,
+            _permit: permit,
         })
-        .await
-        .map_err(|e| StoreError(format!("database task failed: {e}")))?
     }
 
     fn is_seen(&self, owner: &str) -> bool {
@@ -181,34 +199,32 @@ impl Store {
 
     /// The owner's appointments sorted by start (seeding a first-time user).
     pub async fn list(&self, owner: &str) -> Result<Vec<Appointment>, StoreError> {
-        let owner = owner.to_string();
-        let sample_data = self.sample_data;
-        let seen = self.is_seen(&owner);
-        let list = self
-            .with_conn(move |conn| {
-                if !seen {
+        if !self.is_seen(owner) {
+            let (owner, sample_data) = (owner.to_string(), self.sample_data);
+            let owner = self
+                .with_conn(move |conn| {
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                     ensure_user(&tx, &owner, sample_data)?;
                     tx.commit()?;
-                }
-                let mut stmt = conn.prepare_cached(LIST)?;
-                let rows = stmt.query_map([&owner], |row| {
-                    Ok(Appointment {
-                        id: row.get(0)?,
-                        title: row.get(1)?,
-                        start: row.get(2)?,
-                        end: row.get(3)?,
-                        location: row.get(4)?,
-                    })
-                })?;
-                let list = rows.collect::<Result<Vec<_>, _>>()?;
-                Ok((owner, list))
-            })
-            .await?;
-        if !seen {
-            lock(&self.seen).insert(list.0);
+                    Ok(owner)
+                })
+                .await?;
+            lock(&self.seen).insert(owner);
         }
-        Ok(list.1)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(LIST)?;
+            let rows = stmt.query_map([owner], |row| {
+                Ok(Appointment {
+                    id: row.get(0)?,
+                    title: row.get(1)?,
+                    start: row.get(2)?,
+                    end: row.get(3)?,
+                    location: row.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
     }
 
     /// Stores a new appointment for `owner` (seeding a first-time user first).
