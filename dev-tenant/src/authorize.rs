@@ -47,7 +47,7 @@ use crate::config::{User, OIDC_SCOPES};
 use crate::faults::{Fault, WRONG_STATE};
 use crate::pages::{consent_page, error_page, login_page};
 use crate::tokens::{granted_scopes, Grant};
-use crate::{lock, parse_form, session, Shared};
+use crate::{lock, parse_form, session, QueryParams, Shared};
 
 /// How long a pending authorization request lives.
 pub const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
@@ -188,8 +188,8 @@ async fn authorize(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = parse_form(q.unwrap_or_default().as_bytes());
-    let param = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let params = QueryParams::parse(q);
+    let param = |k: &str| params.get(k);
 
     let Some(client_id) = param("client_id") else {
         return error_page(

@@ -179,6 +179,22 @@ pub(crate) fn parse_form(input: &[u8]) -> HashMap<String, String> {
     map
 }
 
+/// The query of a request to an endpoint: empty values count as absent.
+pub(crate) struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    pub(crate) fn parse(query: Option<String>) -> Self {
+        QueryParams(parse_form(query.unwrap_or_default().as_bytes()))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
 /// Builds the tenant's router.
 pub fn router(settings: Settings) -> Router {
     let fault_injection_endpoint = settings.fault_injection_endpoint;

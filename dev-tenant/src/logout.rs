@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, Validation};
 
 use crate::authorize::redirect;
 use crate::pages::{error_page, signed_out_page};
-use crate::{parse_form, session, Shared};
+use crate::{session, QueryParams, Shared};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -70,8 +70,8 @@ async fn v2_logout(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = parse_form(q.unwrap_or_default().as_bytes());
-    let param = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let params = QueryParams::parse(q);
+    let param = |k: &str| params.get(k);
     let Some(return_to) = param("returnTo") else {
         return end_session(&st, &headers, signed_out_page());
     };
@@ -101,8 +101,8 @@ async fn oidc_logout(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = parse_form(q.unwrap_or_default().as_bytes());
-    let param = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let params = QueryParams::parse(q);
+    let param = |k: &str| params.get(k);
     let hinted = match param("id_token_hint") {
         Some(hint) => match hinted_client(&st, hint) {
             Some(c) => Some(c),

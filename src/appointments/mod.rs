@@ -47,17 +47,7 @@ pub enum AppointmentsError {
 
 /// `GET /api/appointments` with `Authorization: Bearer <token>`.
 pub async fn list(url: &str, access_token: &str) -> Result<Vec<Appointment>, AppointmentsError> {
-    let response =
-        http::get(url, Some(access_token))
-            .await
-            .map_err(|_| AppointmentsError::Unreachable {
-                url: url.to_string(),
-            })?;
-    interpret(
-        response.status,
-        response.www_authenticate.as_deref(),
-        &response.body,
-    )
+    answer(url, http::get(url, Some(access_token)).await)
 }
 
 /// `POST /api/appointments`: the created appointment, or why not.
@@ -66,11 +56,20 @@ pub async fn create(
     access_token: &str,
     appointment: &NewAppointment,
 ) -> Result<Appointment, AppointmentsError> {
-    let response = http::post_json(url, Some(access_token), appointment)
-        .await
-        .map_err(|_| AppointmentsError::Unreachable {
-            url: url.to_string(),
-        })?;
+    answer(
+        url,
+        http::post_json(url, Some(access_token), appointment).await,
+    )
+}
+
+/// No answer at all is `Unreachable`; any answer is interpreted.
+fn answer<T: serde::de::DeserializeOwned>(
+    url: &str,
+    response: Result<http::Response, String>,
+) -> Result<T, AppointmentsError> {
+    let response = response.map_err(|_| AppointmentsError::Unreachable {
+        url: url.to_string(),
+    })?;
     interpret(
         response.status,
         response.www_authenticate.as_deref(),
