@@ -20,7 +20,7 @@ mod host {
 
     use std::process::Command;
 
-    use super::support::{callback_url, find, Stack, ALICE};
+    use super::support::{answer_tenant, callback_url, find, Stack, ALICE};
     use serde_json::{json, Value};
 
     const LOADS: usize = 20;
@@ -162,46 +162,16 @@ mod host {
 
     /// An access token from the tenant's real pages, driven over HTTP.
     async fn access_token(stack: &Stack) -> String {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let page = http
-            .get(format!("{}/authorize", stack.tenant))
-            .query(&[
-                ("client_id", "appointments-spa"),
-                ("redirect_uri", &format!("{}/callback", stack.spa)),
-                ("response_type", "token"),
-                ("audience", "appointments:api"),
-                ("scope", "read:appointments"),
-                ("state", "bench"),
-            ])
-            .send()
-            .await
-            .expect("authorize")
-            .text()
-            .await
-            .expect("login page");
-        let marker = "name=\"tx\" value=\"";
-        let start = page.find(marker).expect("a login form") + marker.len();
-        let tx = &page[start..start + page[start..].find('"').expect("end")];
-        http.post(format!("{}/u/login", stack.tenant))
-            .form(&[("tx", tx), ("username", ALICE.0), ("password", ALICE.1)])
-            .send()
-            .await
-            .expect("login");
-        let consent = http
-            .post(format!("{}/u/consent", stack.tenant))
-            .form(&[("tx", tx), ("decision", "accept")])
-            .send()
-            .await
-            .expect("consent");
-        let location = consent
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let mut authorize = url::Url::parse(&format!("{}/authorize", stack.tenant)).expect("url");
+        authorize.query_pairs_mut().extend_pairs([
+            ("client_id", "appointments-spa"),
+            ("redirect_uri", &format!("{}/callback", stack.spa)),
+            ("response_type", "token"),
+            ("audience", "appointments:api"),
+            ("scope", "read:appointments"),
+            ("state", "bench"),
+        ]);
+        let location = answer_tenant(stack, authorize.as_str(), ALICE).await;
         let fragment = location.split_once('#').map(|(_, f)| f).unwrap_or_default();
         url::form_urlencoded::parse(fragment.as_bytes())
             .find(|(k, _)| k == "access_token")

@@ -129,7 +129,12 @@ impl Stack {
 
     /// A new browser session with a fresh profile: no cookies, no storage.
     pub async fn browser(&self) -> Client {
-        let capabilities = json!({
+        self.connect(json!({})).await
+    }
+
+    /// A WebDriver session in headless Chromium, with `extra` capabilities.
+    async fn connect(&self, extra: Value) -> Client {
+        let mut capabilities = json!({
             "goog:chromeOptions": {
                 "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
                 "args": [
@@ -140,6 +145,9 @@ impl Stack {
                 ]
             }
         });
+        if let (Value::Object(all), Value::Object(extra)) = (&mut capabilities, extra) {
+            all.extend(extra);
+        }
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
@@ -346,12 +354,22 @@ pub async fn callback_url(
     })
     .await;
     let authorize_url = browser.current_url_string().await;
+    answer_tenant(stack, &authorize_url, (user, password)).await
+}
+
+/// Follows an `/authorize` URL over HTTP: logs in, consents, and returns where the tenant
+/// redirects to (the callback, tokens in its fragment).
+pub async fn answer_tenant(
+    stack: &Stack,
+    authorize_url: &str,
+    (user, password): (&str, &str),
+) -> String {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client");
     let login_page = http
-        .get(&authorize_url)
+        .get(authorize_url)
         .send()
         .await
         .expect("authorize")
@@ -500,26 +518,8 @@ impl Stack {
 
     /// As [`Stack::browser`], with Chromium's console kept for [`Stack::browser_log`].
     pub async fn browser_with_console_log(&self) -> Client {
-        let capabilities = json!({
-            "goog:loggingPrefs": { "browser": "ALL" },
-            "goog:chromeOptions": {
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--disable-quic",
-                    "--window-size=1280,900",
-                ]
-            }
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&self.chromedriver.url)
+        self.connect(json!({ "goog:loggingPrefs": { "browser": "ALL" } }))
             .await
-            .expect("a WebDriver session in headless Chromium")
     }
 
     /// The browser's console messages since the last call (chromedriver's `se/log`, which
