@@ -1,8 +1,8 @@
 //! `config.json`: the SPA's runtime configuration (see the README), validated field by
 //! field so that a mistake is reported by name instead of as a blank page.
 
+use crate::weburl::Url;
 use serde_json::{Map, Value};
-use url::Url;
 
 use crate::oidc::authorize::ResponseType;
 
@@ -58,7 +58,7 @@ impl std::fmt::Display for ConfigError {
 /// https anywhere; plain http only on this machine, for local development.
 pub fn is_allowed_origin_url(url: &Url) -> bool {
     match url.scheme() {
-        "https" => url.host().is_some(),
+        "https" => url.host_str().is_some(),
         "http" => matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
         _ => false,
     }
@@ -216,7 +216,7 @@ fn origin_url(field: &'static str, text: &str) -> Result<Url, ConfigError> {
 fn absolute_url(field: &'static str, text: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(text)
         .map_err(|e| field_error(field, format!("is not a valid URL ({e}): `{text}`")))?;
-    if !is_allowed_origin_url(&url) || !url.username().is_empty() || url.password().is_some() {
+    if !is_allowed_origin_url(&url) || url.has_credentials() {
         return Err(field_error(
             field,
             format!("must use https (plain http only for localhost and 127.0.0.1): `{text}`"),

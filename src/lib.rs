@@ -10,6 +10,7 @@ pub mod config;
 pub mod oidc;
 pub mod pages;
 pub mod routes;
+pub mod weburl;
 
 /// Entry point of the wasm binary.
 pub fn start() {

@@ -10,8 +10,8 @@ use appointments_spa::browser::storage;
 use appointments_spa::config::{Config, TokenStorage};
 use appointments_spa::oidc::discovery;
 use appointments_spa::oidc::session::Session;
+use appointments_spa::weburl::Url;
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
-use url::Url;
 use wasm_bindgen_test::*;
 use yew::prelude::*;
 

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use url::Url;
+use crate::weburl::Url;
 
 use super::Tenant;
 use crate::browser::silent::{self, SilentError};

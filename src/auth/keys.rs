@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use url::Url;
+use crate::weburl::Url;
 
 use crate::browser::http;
 use crate::oidc::jwks::{KeySet, RsaPublicKey};

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use url::Url;
+use crate::weburl::Url;
 
 thread_local! {
     static CAPTURED_FRAGMENT: RefCell<Option<String>> = const { RefCell::new(None) };

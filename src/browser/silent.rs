@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use url::Url;
+use crate::weburl::Url;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlIFrameElement;
 

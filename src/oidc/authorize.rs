@@ -1,8 +1,8 @@
 //! The authorization request (OAuth 2.0 §4.2.1, OpenID Connect Core §3.2.2.1) and the
 //! transaction the browser keeps until the response comes back.
 
+use crate::weburl::Url;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 /// Transactions older than this are refused, and discarded when found.
 pub const TRANSACTION_MAX_AGE_MS: f64 = 10.0 * 60.0 * 1000.0;
@@ -61,26 +61,25 @@ pub struct AuthorizeRequest<'a> {
 }
 
 impl AuthorizeRequest<'_> {
-    /// The URL the browser is sent to. Every value is form-encoded by the `url` crate.
+    /// The URL the browser is sent to, every value form-encoded.
     pub fn url(&self) -> Url {
-        let mut url = self.authorization_endpoint.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", self.transaction.response_type.as_str())
-                .append_pair("client_id", self.client_id)
-                .append_pair("redirect_uri", self.redirect_uri.as_str())
-                .append_pair("audience", self.audience)
-                .append_pair("scope", self.scope)
-                .append_pair("state", &self.transaction.state);
-            if let Some(nonce) = &self.transaction.nonce {
-                query.append_pair("nonce", nonce);
-            }
-            if let Some(prompt) = self.prompt {
-                query.append_pair("prompt", prompt);
-            }
-        }
-        url
+        let required = [
+            ("response_type", self.transaction.response_type.as_str()),
+            ("client_id", self.client_id),
+            ("redirect_uri", self.redirect_uri.as_str()),
+            ("audience", self.audience),
+            ("scope", self.scope),
+            ("state", &self.transaction.state),
+        ];
+        let optional = [
+            ("nonce", self.transaction.nonce.as_deref()),
+            ("prompt", self.prompt),
+        ];
+        let optional = optional
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)));
+        self.authorization_endpoint
+            .with_query_pairs(required.into_iter().chain(optional))
     }
 }
 
@@ -117,8 +116,6 @@ mod tests {
 
     fn pairs(url: &Url) -> Vec<(String, String)> {
         url.query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::userinfo::is_web_url;
 use super::OidcError;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -125,11 +126,6 @@ pub fn validate(claims: &IdTokenClaims, expected: &Expected<'_>) -> Result<Profi
         email: claims.email.clone(),
         picture: claims.picture.clone().filter(|p| is_web_url(p)),
     })
-}
-
-/// Only http(s) pictures are shown; anything else (`javascript:`, `data:`) is dropped.
-fn is_web_url(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
 }
 
 #[cfg(test)]

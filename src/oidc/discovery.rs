@@ -1,7 +1,7 @@
 //! The tenant's endpoints: from OpenID Connect discovery, or Auth0's fixed paths.
 
+use crate::weburl::Url;
 use serde::Deserialize;
-use url::Url;
 
 use crate::config::is_allowed_origin_url;
 
@@ -57,7 +57,7 @@ pub fn discovery_url(origin: &Url) -> Url {
 
 /// The issuer Auth0 uses for a tenant: its origin with a trailing slash.
 pub fn expected_issuer(origin: &Url) -> String {
-    format!("{}/", origin.origin().ascii_serialization())
+    format!("{}/", origin.origin())
 }
 
 /// Auth0's fixed paths, for when discovery is not available.

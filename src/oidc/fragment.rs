@@ -73,7 +73,7 @@ pub fn parse(fragment: &str) -> Result<AuthorizationResponse, OidcError> {
         return Err(OidcError::MalformedResponse("it is too large".into()));
     }
     let mut params: HashMap<&'static str, String> = HashMap::new();
-    for (name, value) in url::form_urlencoded::parse(fragment.as_bytes()) {
+    for (name, value) in form_urlencoded::parse(fragment.as_bytes()) {
         let Some(known) = KNOWN.iter().find(|k| **k == name) else {
             continue;
         };

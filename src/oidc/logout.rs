@@ -1,6 +1,6 @@
 //! Where logout sends the browser: the tenant ends its own session, then returns to the app.
 
-use url::Url;
+use crate::weburl::Url;
 
 use super::discovery::ProviderMetadata;
 
@@ -10,20 +10,13 @@ use super::discovery::ProviderMetadata;
 /// reach the tenant's logs and the browser's history (Auth0 may then ask the user to confirm).
 pub fn logout_url(metadata: &ProviderMetadata, client_id: &str, return_to: &Url) -> Url {
     match &metadata.end_session_endpoint {
-        Some(endpoint) => {
-            let mut url = endpoint.clone();
-            url.query_pairs_mut()
-                .append_pair("client_id", client_id)
-                .append_pair("post_logout_redirect_uri", return_to.as_str());
-            url
-        }
-        None => {
-            let mut url = metadata.auth0_logout_endpoint.clone();
-            url.query_pairs_mut()
-                .append_pair("client_id", client_id)
-                .append_pair("returnTo", return_to.as_str());
-            url
-        }
+        Some(endpoint) => endpoint.with_query_pairs([
+            ("client_id", client_id),
+            ("post_logout_redirect_uri", return_to.as_str()),
+        ]),
+        None => metadata
+            .auth0_logout_endpoint
+            .with_query_pairs([("client_id", client_id), ("returnTo", return_to.as_str())]),
     }
 }
 

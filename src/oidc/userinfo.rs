@@ -95,7 +95,7 @@ pub fn parse(body: &str) -> Result<UserInfo, UserInfoError> {
 
 /// Whether `text` is an absolute http(s) URL, the only pictures the app shows.
 pub fn is_web_url(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+    crate::weburl::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
 }
 
 fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {

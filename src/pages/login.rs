@@ -56,7 +56,7 @@ pub fn login_page() -> Html {
                 </p>
             }
             <p>
-                { "Signing in takes you to " }<strong>{ config.domain.origin().ascii_serialization() }</strong>
+                { "Signing in takes you to " }<strong>{ config.domain.origin() }</strong>
                 { ", where you enter your credentials. It sends you back here with an access token for the appointments API; this app checks it before using it." }
             </p>
             if !config.response_type.wants_id_token() {

@@ -1,4 +1,4 @@
-use url::Url;
+use crate::weburl::Url;
 use yew::prelude::*;
 
 use crate::auth::use_auth;
