@@ -1,8 +1,8 @@
 //! `config.json`: the SPA's runtime configuration (see the README), validated field by
 //! field so that a mistake is reported by name instead of as a blank page.
 
+use crate::json::{self, Map, Value};
 use crate::weburl::Url;
-use serde_json::{Map, Value};
 
 use crate::oidc::authorize::ResponseType;
 
@@ -68,8 +68,7 @@ impl Config {
     /// Validates `text` against the app's own location: `app_base` is the absolute URL of
     /// the app's `public_url`, e.g. `http://localhost:8080/` or `https://x.example/demo/`.
     pub fn from_json(text: &str, app_base: &Url) -> Result<Config, ConfigError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| ConfigError::NotJson(e.to_string()))?;
+        let value: Value = json::from_str(text).map_err(|e| ConfigError::NotJson(e.to_string()))?;
         let Value::Object(fields) = value else {
             return Err(ConfigError::NotJson(
                 "the top level must be an object".into(),

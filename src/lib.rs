@@ -7,6 +7,7 @@ pub mod auth;
 pub mod browser;
 pub mod components;
 pub mod config;
+pub mod json;
 pub mod oidc;
 pub mod pages;
 pub mod routes;

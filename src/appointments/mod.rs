@@ -93,9 +93,9 @@ pub fn interpret<T: serde::de::DeserializeOwned>(
     body: &str,
 ) -> Result<T, AppointmentsError> {
     match status {
-        200 | 201 => serde_json::from_str(body).map_err(|_| AppointmentsError::Malformed),
+        200 | 201 => crate::json::from_str(body).map_err(|_| AppointmentsError::Malformed),
         400 => {
-            let error = serde_json::from_str::<ValidationError>(body).ok();
+            let error = crate::json::from_str::<ValidationError>(body).ok();
             Err(AppointmentsError::Invalid {
                 field: error.as_ref().and_then(|e| e.field.clone()),
                 message: error

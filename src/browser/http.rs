@@ -22,8 +22,10 @@ pub async fn post_json(
     bearer: Option<&str>,
     body: &impl serde::Serialize,
 ) -> Result<Response, String> {
+    let body = crate::json::to_string(body).map_err(|e| e.to_string())?;
     let request = with_bearer(Request::post(url), bearer)
-        .json(body)
+        .header("Content-Type", "application/json")
+        .body(body)
         .map_err(|e| e.to_string())?;
     send(request).await
 }

@@ -76,7 +76,7 @@ pub fn auth0_defaults(origin: &Url) -> ProviderMetadata {
 /// Reads a discovery document, checking that it speaks for the configured tenant
 /// (OpenID Connect Discovery 1.0 §4.3).
 pub fn parse(document: &str, origin: &Url) -> Result<ProviderMetadata, DiscoveryError> {
-    let doc: Document = serde_json::from_str(document).map_err(|_| DiscoveryError::NotJson)?;
+    let doc: Document = crate::json::from_str(document).map_err(|_| DiscoveryError::NotJson)?;
     let expected = expected_issuer(origin);
     if doc.issuer != expected {
         return Err(DiscoveryError::IssuerMismatch {

@@ -1,7 +1,7 @@
 //! Decoding a token for display in the token inspector. Nothing here verifies anything,
 //! and nothing returned holds the token itself: only what its parts decode to.
 
-use serde_json::Value;
+use crate::json::{self, Value};
 
 use super::base64url;
 use super::jwt::{self, MAX_TOKEN_LEN};
@@ -84,7 +84,7 @@ fn decode_jws(token: &str) -> Inspection {
 
 fn json_object(part: &str) -> Option<Value> {
     let bytes = base64url::decode(part)?;
-    match serde_json::from_slice(&bytes).ok()? {
+    match json::from_slice(&bytes).ok()? {
         Value::Object(map) => Some(Value::Object(map)),
         _ => None,
     }
@@ -137,7 +137,7 @@ impl DecodedToken {
 
 /// Indented JSON, two spaces a level.
 fn pretty(value: &Value) -> String {
-    format!("{value:#}")
+    json::to_string_pretty(value)
 }
 
 #[cfg(test)]
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn hostile_input_never_panics_and_is_never_echoed() {
-        // Deeper than serde_json's recursion limit, yet under MAX_TOKEN_LEN once encoded.
+        // Deeper than the JSON nesting limit, yet under MAX_TOKEN_LEN once encoded.
         let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
         let cases = [
             ".".to_string(),

@@ -41,7 +41,7 @@ impl KeySet {
     /// Reads a JWKS, keeping only keys that can verify RS256 signatures: RSA, for
     /// signatures, RS256 or unspecified, with a modulus of at least 2048 bits.
     pub fn parse(document: &str) -> Option<KeySet> {
-        let document: Document = serde_json::from_str(document).ok()?;
+        let document: Document = crate::json::from_str(document).ok()?;
         let keys = document
             .keys
             .into_iter()

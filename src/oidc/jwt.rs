@@ -40,9 +40,9 @@ pub fn decode<C: DeserializeOwned>(token: &str) -> Result<DecodedJwt<C>, &'stati
     let header_bytes = base64url::decode(header_b64).ok_or("its header is not base64url")?;
     let payload_bytes = base64url::decode(payload_b64).ok_or("its payload is not base64url")?;
     let signature = base64url::decode(signature_b64).ok_or("its signature is not base64url")?;
-    let header: Header = serde_json::from_slice(&header_bytes)
+    let header: Header = crate::json::from_slice(&header_bytes)
         .map_err(|_| "its header is not a JSON object with `alg`")?;
-    let claims: C = serde_json::from_slice(&payload_bytes)
+    let claims: C = crate::json::from_slice(&payload_bytes)
         .map_err(|_| "its claims are not the expected JSON object")?;
     Ok(DecodedJwt {
         header,

@@ -1,7 +1,7 @@
 //! The UserInfo answer (OpenID Connect Core 1.0 §5.3): who the access token belongs to,
 //! accepted only when it is about the user the ID token names (§5.3.2).
 
-use serde_json::{Map, Value};
+use crate::json::{self, Map, Value};
 
 /// The claims of a `/userinfo` answer this app shows; any other claim is ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub fn interpret(
 /// Reads a UserInfo JSON object. Claims of an unexpected type are left out rather than
 /// failing the whole answer, except `sub`, without which the answer says nothing.
 pub fn parse(body: &str) -> Result<UserInfo, UserInfoError> {
-    let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(body) else {
+    let Ok(Value::Object(claims)) = json::from_str::<Value>(body) else {
         return Err(UserInfoError::NotJson);
     };
     let sub = string(&claims, "sub")
@@ -104,7 +104,7 @@ fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// The `error_description` of an RFC 6750 JSON error body, if the body is one.
 fn error_description(body: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
+    let value: Value = json::from_str(body).ok()?;
     value.get("error_description")?.as_str().map(str::to_string)
 }
 
