@@ -26,27 +26,23 @@ pub fn run() -> Result<()> {
     let _ = fs::remove_dir_all(&site);
     dist(&tools, &site, "/")?;
 
-    let sizes = first_load_sizes(&site)?;
     println!("\nFirst load (bytes)");
-    println!(
-        "{:<48} {:>9} {:>9} {:>9}",
-        "file", "raw", "gzip -9", "brotli 11"
-    );
-    let mut totals = [0u64; 3];
-    let mut json_rows = Vec::new();
-    for (name, raw, gzip, brotli) in &sizes {
-        println!("{name:<48} {raw:>9} {gzip:>9} {brotli:>9}");
-        for (total, value) in totals.iter_mut().zip([raw, gzip, brotli]) {
-            *total += value;
-        }
-        json_rows.push(format!(
-            r#"{{"file":"{name}","raw":{raw},"gzip":{gzip},"brotli":{brotli}}}"#
-        ));
-    }
-    println!(
-        "{:<48} {:>9} {:>9} {:>9}",
-        "total", totals[0], totals[1], totals[2]
-    );
+    let first_load = size_table(&first_load_sizes(&site)?);
+
+    // The same pipeline on the smallest Yew app with a router: the floor under any app.
+    let floor_site = out.join("yew-floor-dist");
+    let _ = fs::remove_dir_all(&floor_site);
+    crate::run(
+        tools
+            .command("trunk")
+            .args(["build", "--release", "--public-url", "/", "--dist"])
+            .arg(&floor_site)
+            .arg(project_root().join("benches/yew-floor/index.html"))
+            .env("CARGO_TARGET_DIR", out.join("yew-floor-target")),
+    )?;
+    crate::externalize_loader(&floor_site)?;
+    println!("\nThe same for benches/yew-floor: yew + yew-router, one routed page, nothing else");
+    let floor = size_table(&first_load_sizes(&floor_site)?);
 
     let runtime_report = out.join("runtime.json");
     let log = fs::File::create(out.join("bench-servers.log"))
@@ -68,17 +64,43 @@ pub fn run() -> Result<()> {
     println!("{runtime}");
 
     let report = format!(
-        r#"{{"first_load":{{"files":[{}],"total":{{"raw":{},"gzip":{},"brotli":{}}}}},"runtime":{}}}"#,
-        json_rows.join(","),
-        totals[0],
-        totals[1],
-        totals[2],
+        r#"{{"first_load":{first_load},"yew_floor":{floor},"runtime":{}}}"#,
         runtime.trim()
     );
     let report_path = out.join("report.json");
     fs::write(&report_path, report).map_err(|e| format!("cannot write {report_path:?}: {e}"))?;
     println!("\nxtask: the report is in {}", report_path.display());
     Ok(())
+}
+
+/// Prints the rows and their totals; returns them as JSON.
+fn size_table(sizes: &[(String, u64, u64, u64)]) -> String {
+    println!(
+        "{:<48} {:>9} {:>9} {:>9}",
+        "file", "raw", "gzip -9", "brotli 11"
+    );
+    let mut totals = [0u64; 3];
+    let mut json_rows = Vec::new();
+    for (name, raw, gzip, brotli) in sizes {
+        println!("{name:<48} {raw:>9} {gzip:>9} {brotli:>9}");
+        for (total, value) in totals.iter_mut().zip([raw, gzip, brotli]) {
+            *total += value;
+        }
+        json_rows.push(format!(
+            r#"{{"file":"{name}","raw":{raw},"gzip":{gzip},"brotli":{brotli}}}"#
+        ));
+    }
+    println!(
+        "{:<48} {:>9} {:>9} {:>9}",
+        "total", totals[0], totals[1], totals[2]
+    );
+    format!(
+        r#"{{"files":[{}],"total":{{"raw":{},"gzip":{},"brotli":{}}}}}"#,
+        json_rows.join(","),
+        totals[0],
+        totals[1],
+        totals[2]
+    )
 }
 
 /// `(file, raw, gzip -9, brotli -q 11)` for each first-load file of the site.

@@ -111,7 +111,7 @@ fn dist(tools: &Toolchain, out: &Path, public_url: &str) -> Result<()> {
     externalize_loader(out)
 }
 
-fn externalize_loader(out: &Path) -> Result<()> {
+pub(crate) fn externalize_loader(out: &Path) -> Result<()> {
     let index_path = out.join("index.html");
     let index =
         fs::read_to_string(&index_path).map_err(|e| format!("cannot read {index_path:?}: {e}"))?;
