@@ -4,7 +4,9 @@
 //! serde-wasm-bindgen maps JavaScript values to the same serde types, so the wasm carries no
 //! JSON parser (serde_json's added 42 KB to it). On the host, where the protocol modules are
 //! unit tested, serde_json does both. `Value` is serde_json's on both: its parser is never
-//! called in the browser, so it is not in the wasm.
+//! called in the browser, so it is not in the wasm. In the browser, numbers are JavaScript
+//! numbers: `1.0` reads as the integer 1, and integers beyond 2^53 lose precision (no claim
+//! this app checks is either).
 
 use std::fmt;
 
