@@ -44,6 +44,26 @@ pub fn run() -> Result<()> {
     println!("\nThe same for benches/yew-floor: yew + yew-router, one routed page, nothing else");
     let floor = size_table(&first_load_sizes(&floor_site)?);
 
+    println!("\nbenches/react-reference: app.jsx does the same job in React with Auth0's SPA SDK;");
+    println!("floor.jsx is React and React Router with one page (each a minified bundle)");
+    let react = match react_reference(&out) {
+        Ok(rows) => {
+            let tables: Vec<String> = rows
+                .into_iter()
+                .map(|row| {
+                    let name = row.0.trim_end_matches(".js").to_string();
+                    format!(r#""{name}":{}"#, size_table(&[row]))
+                })
+                .collect();
+            format!("{{{}}}", tables.join(","))
+        }
+        Err(why) => {
+            // A comparison, not a measurement of this app: the bench goes on without it.
+            println!("skipped: {why}");
+            "null".to_string()
+        }
+    };
+
     let runtime_report = out.join("runtime.json");
     let log = fs::File::create(out.join("bench-servers.log"))
         .map_err(|e| format!("cannot create the log: {e}"))?;
@@ -64,13 +84,48 @@ pub fn run() -> Result<()> {
     println!("{runtime}");
 
     let report = format!(
-        r#"{{"first_load":{first_load},"yew_floor":{floor},"runtime":{}}}"#,
+        r#"{{"first_load":{first_load},"yew_floor":{floor},"react_reference":{react},"runtime":{}}}"#,
         runtime.trim()
     );
     let report_path = out.join("report.json");
     fs::write(&report_path, report).map_err(|e| format!("cannot write {report_path:?}: {e}"))?;
     println!("\nxtask: the report is in {}", report_path.display());
     Ok(())
+}
+
+/// Installs the pinned npm packages of `benches/react-reference` in a copy under `out` and
+/// bundles both of its apps as a production build would.
+fn react_reference(out: &Path) -> Result<Vec<(String, u64, u64, u64)>> {
+    let source = project_root().join("benches/react-reference");
+    let dir = out.join("react-reference");
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    for file in ["package.json", "package-lock.json", "app.jsx", "floor.jsx"] {
+        fs::copy(source.join(file), dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    }
+    crate::run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix"])
+            .arg(&dir)
+            .stdout(Stdio::null()),
+    )?;
+    let mut rows = Vec::new();
+    for app in ["app", "floor"] {
+        let bundle = dir.join(format!("{app}.js"));
+        crate::run(
+            Command::new(dir.join("node_modules/.bin/esbuild"))
+                .arg(dir.join(format!("{app}.jsx")))
+                .args(["--bundle", "--minify", "--format=esm", "--jsx=automatic"])
+                .arg("--define:process.env.NODE_ENV=\"production\"")
+                .arg(format!("--outfile={}", bundle.display())),
+        )?;
+        let raw = fs::metadata(&bundle)
+            .map_err(|e| format!("{bundle:?}: {e}"))?
+            .len();
+        let gzip = compressed_size("gzip", &["-9", "-c"], &bundle)?;
+        let brotli = compressed_size("brotli", &["-q", "11", "-c"], &bundle)?;
+        rows.push((format!("{app}.js"), raw, gzip, brotli));
+    }
+    Ok(rows)
 }
 
 /// Prints the rows and their totals; returns them as JSON.
