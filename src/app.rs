@@ -60,7 +60,8 @@ pub fn app() -> Html {
     }
 }
 
-/// `config.json` first (it names the tenant), then the tenant's discovery document.
+/// `config.json` first (it names the tenant), then the tenant's discovery document and, on a
+/// callback, its JWKS.
 async fn load_tenant() -> Result<Tenant, StartupError> {
     let base = location::app_base_url().ok_or_else(|| {
         StartupError::Config(ConfigError::Unavailable("the page has no base URL".into()))
@@ -80,7 +81,20 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
     let config = Config::from_json(&response.body, &base).map_err(StartupError::Config)?;
 
     let discovery_url = discovery::discovery_url(&config.domain);
-    let metadata = match http::get(discovery_url.as_str(), None).await {
+    // On a callback the signature check needs the JWKS right after discovery. Auth0 serves
+    // it at a fixed path, so it is fetched at the same time as discovery and kept only if
+    // discovery names that same URL: one round trip instead of two.
+    let usual_jwks_uri = location::has_captured_fragment()
+        .then(|| discovery::auth0_defaults(&config.domain).jwks_uri);
+    let early_keys = async {
+        match &usual_jwks_uri {
+            Some(uri) => SigningKeys::prefetch(uri).await,
+            None => None,
+        }
+    };
+    let (discovery_answer, early_keys) =
+        futures::future::join(http::get(discovery_url.as_str(), None), early_keys).await;
+    let metadata = match discovery_answer {
         Err(_) => {
             return Err(StartupError::TenantUnreachable {
                 url: discovery_url.to_string(),
@@ -92,9 +106,15 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
         // No discovery document here: Auth0's fixed paths.
         Ok(_) => discovery::auth0_defaults(&config.domain),
     };
+    let keys = match early_keys {
+        Some(keys) if usual_jwks_uri.as_ref() == Some(&metadata.jwks_uri) => {
+            SigningKeys::with(keys)
+        }
+        _ => SigningKeys::default(),
+    };
     Ok(Tenant {
         config: Rc::new(config),
         metadata: Rc::new(metadata),
-        keys: SigningKeys::default(),
+        keys,
     })
 }

@@ -6,8 +6,8 @@
 mod support;
 
 use support::{
-    click, sign_in_at_tenant, sign_in_to_list, stored_session, text_of, wait_until, CurrentUrl,
-    Stack, ALICE,
+    click, find, sign_in_at_tenant, sign_in_to_list, stored_session, text_of, wait_until,
+    CurrentUrl, Stack, ALICE,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,5 +158,49 @@ async fn token_only_mode_signs_in_and_warns_that_injection_goes_undetected() {
     text_of(&browser, "#appointments-list").await;
     let note = text_of(&browser, "[role=note]").await;
     assert!(note.contains("cannot detect"), "{note}");
+    browser.close().await.expect("close");
+}
+
+/// `[startTime, responseEnd]` of every request this page made for a URL containing `part`,
+/// from the browser's Resource Timing.
+async fn requests_for(browser: &fantoccini::Client, part: &str) -> Vec<(f64, f64)> {
+    let entries = browser
+        .execute(
+            "return performance.getEntriesByType('resource')
+                .filter(e => e.name.includes(arguments[0]))
+                .map(e => [e.startTime, e.responseEnd]);",
+            vec![serde_json::json!(part)],
+        )
+        .await
+        .expect("resource timing");
+    serde_json::from_value(entries).expect("pairs of numbers")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_the_callback_the_keys_are_fetched_alongside_discovery_and_only_there() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    const DISCOVERY: &str = "/.well-known/openid-configuration";
+    const JWKS: &str = "/.well-known/jwks.json";
+
+    browser.goto(&stack.spa).await.expect("open the app");
+    find(&browser, "#sign-in").await;
+    assert_eq!(requests_for(&browser, DISCOVERY).await.len(), 1);
+    assert!(
+        requests_for(&browser, JWKS).await.is_empty(),
+        "the login page has no token to check, so it fetches no keys"
+    );
+
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    find(&browser, "#appointments-list").await;
+    let discovery = requests_for(&browser, DISCOVERY).await;
+    let jwks = requests_for(&browser, JWKS).await;
+    assert_eq!((discovery.len(), jwks.len()), (1, 1), "{discovery:?} {jwks:?}");
+    assert!(
+        jwks[0].0 < discovery[0].1,
+        "the JWKS request starts before discovery has answered: {discovery:?} {jwks:?}"
+    );
+
     browser.close().await.expect("close");
 }

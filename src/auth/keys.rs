@@ -26,6 +26,12 @@ impl SigningKeys {
         SigningKeys(Rc::new(RefCell::new(Some(keys))))
     }
 
+    /// The key set at `jwks_uri`, or `None`: for fetching it before it is known to be
+    /// needed, without reporting a failure nobody asked about.
+    pub async fn prefetch(jwks_uri: &Url) -> Option<KeySet> {
+        fetch(jwks_uri).await.ok()
+    }
+
     pub async fn key_for(
         &self,
         jwks_uri: &Url,

@@ -60,6 +60,11 @@ pub fn capture_fragment() {
     }
 }
 
+/// Whether start-up captured a fragment that nothing has taken yet.
+pub fn has_captured_fragment() -> bool {
+    CAPTURED_FRAGMENT.with(|cell| cell.borrow().is_some())
+}
+
 /// The fragment captured at start-up, once: a second call returns `None`.
 pub fn take_captured_fragment() -> Option<String> {
     CAPTURED_FRAGMENT.with(|cell| cell.borrow_mut().take())
