@@ -196,7 +196,11 @@ async fn on_the_callback_the_keys_are_fetched_alongside_discovery_and_only_there
     find(&browser, "#appointments-list").await;
     let discovery = requests_for(&browser, DISCOVERY).await;
     let jwks = requests_for(&browser, JWKS).await;
-    assert_eq!((discovery.len(), jwks.len()), (1, 1), "{discovery:?} {jwks:?}");
+    assert_eq!(
+        (discovery.len(), jwks.len()),
+        (1, 1),
+        "{discovery:?} {jwks:?}"
+    );
     assert!(
         jwks[0].0 < discovery[0].1,
         "the JWKS request starts before discovery has answered: {discovery:?} {jwks:?}"
