@@ -178,33 +178,35 @@ async fn requests_for(browser: &fantoccini::Client, part: &str) -> Vec<(f64, f64
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_the_callback_the_keys_are_fetched_alongside_discovery_and_only_there() {
-    let stack = Stack::start().await;
-    let browser = stack.browser().await;
     const DISCOVERY: &str = "/.well-known/openid-configuration";
     const JWKS: &str = "/.well-known/jwks.json";
+    let stack = Stack::start().await;
+    // A sequential fetch fails every attempt: it starts about 10 ms after discovery answers,
+    // once discovery is parsed. Under load Chromium once reported the early request as
+    // starting 0.5 ms after discovery's answer, so one attempt in three must show the overlap.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let browser = stack.browser().await;
+        browser.goto(&stack.spa).await.expect("open the app");
+        find(&browser, "#sign-in").await;
+        assert_eq!(requests_for(&browser, DISCOVERY).await.len(), 1);
+        assert!(
+            requests_for(&browser, JWKS).await.is_empty(),
+            "the login page has no token to check, so it fetches no keys"
+        );
 
-    browser.goto(&stack.spa).await.expect("open the app");
-    find(&browser, "#sign-in").await;
-    assert_eq!(requests_for(&browser, DISCOVERY).await.len(), 1);
-    assert!(
-        requests_for(&browser, JWKS).await.is_empty(),
-        "the login page has no token to check, so it fetches no keys"
-    );
-
-    click(&browser, "#sign-in").await;
-    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
-    find(&browser, "#appointments-list").await;
-    let discovery = requests_for(&browser, DISCOVERY).await;
-    let jwks = requests_for(&browser, JWKS).await;
-    assert_eq!(
-        (discovery.len(), jwks.len()),
-        (1, 1),
-        "{discovery:?} {jwks:?}"
-    );
-    assert!(
-        jwks[0].0 < discovery[0].1,
-        "the JWKS request starts before discovery has answered: {discovery:?} {jwks:?}"
-    );
-
-    browser.close().await.expect("close");
+        click(&browser, "#sign-in").await;
+        sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+        find(&browser, "#appointments-list").await;
+        let discovery = requests_for(&browser, DISCOVERY).await;
+        let jwks = requests_for(&browser, JWKS).await;
+        browser.close().await.expect("close");
+        let overlap = matches!((discovery.as_slice(), jwks.as_slice()),
+            ([(_, discovery_end)], [(jwks_start, _)]) if jwks_start < discovery_end);
+        if overlap {
+            return;
+        }
+        seen.push((discovery, jwks));
+    }
+    panic!("the JWKS request never started before discovery answered: {seen:?}");
 }
