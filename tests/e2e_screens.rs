@@ -730,25 +730,7 @@ async fn the_renewal_failed_banner() {
     let mut audit = Audit::default();
 
     sign_in_to(&browser, &stack, ALICE, "/tokens", "#access-token-claims").await;
-    // End the tenant's session in another tab, then renew.
-    let app = browser.window().await.expect("window");
-    let other = browser.new_window(true).await.expect("new tab");
-    browser
-        .switch_to_window(other.handle)
-        .await
-        .expect("switch");
-    browser
-        .goto(&format!(
-            "{}/v2/logout?client_id=appointments-spa",
-            stack.tenant
-        ))
-        .await
-        .expect("tenant logout");
-    browser.close_window().await.expect("close tab");
-    browser
-        .switch_to_window(app)
-        .await
-        .expect("back to the app");
+    support::end_tenant_session_in_another_tab(&browser, &stack).await;
     click(&browser, "#renew-now").await;
     wait_for_text(&browser, "#renewal-failed", "login_required").await;
     audit

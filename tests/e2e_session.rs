@@ -10,8 +10,9 @@ use std::sync::atomic::Ordering;
 use fantoccini::Locator;
 use serde_json::json;
 use support::{
-    click, find, sign_in_at_tenant, sign_in_to, sign_in_to_list, storage_keys, stored_issued_at,
-    stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE, BOB,
+    click, end_tenant_session_in_another_tab, find, sign_in_at_tenant, sign_in_to, sign_in_to_list,
+    storage_keys, stored_issued_at, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE,
+    BOB,
 };
 
 /// Fills the create form; times go in as a `datetime-local` value (local time), which
@@ -82,25 +83,7 @@ async fn when_the_tenant_session_has_ended_renewal_falls_back_to_signing_in_agai
     let browser = stack.browser().await;
     sign_in_to(&browser, &stack, ALICE, "/tokens", "#access-token-claims").await;
 
-    // End the tenant's session in another tab, as signing out of another app would.
-    let app = browser.window().await.expect("window");
-    let other = browser.new_window(true).await.expect("new tab");
-    browser
-        .switch_to_window(other.handle)
-        .await
-        .expect("switch");
-    browser
-        .goto(&format!(
-            "{}/v2/logout?client_id=appointments-spa",
-            stack.tenant
-        ))
-        .await
-        .expect("tenant logout");
-    browser.close_window().await.expect("close tab");
-    browser
-        .switch_to_window(app)
-        .await
-        .expect("back to the app");
+    end_tenant_session_in_another_tab(&browser, &stack).await;
 
     let banner = text_of(&browser, "#renewal-failed").await;
     assert!(banner.contains("login_required"), "{banner}");

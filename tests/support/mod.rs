@@ -339,6 +339,31 @@ pub async fn sign_in_at_tenant(
     click(browser, &format!("button[name=decision][value={consent}]")).await;
 }
 
+/// Ends the tenant's session from another tab, as signing out of another app would, and
+/// comes back to the app's tab.
+pub async fn end_tenant_session_in_another_tab(browser: &Client, stack: &Stack) {
+    let app = browser.window().await.expect("window");
+    let other = browser.new_window(true).await.expect("new tab");
+    browser
+        .switch_to_window(other.handle)
+        .await
+        .expect("switch");
+    browser
+        .goto(&format!(
+            "{}/v2/logout?client_id=appointments-spa",
+            stack.tenant
+        ))
+        .await
+        .expect("tenant logout");
+    // Under load chromedriver has given up closing a tab after 20 s; the tab has done its
+    // job by now either way.
+    let _ = browser.close_window().await;
+    browser
+        .switch_to_window(app)
+        .await
+        .expect("back to the app");
+}
+
 /// Clicks Sign in, then answers the tenant outside the browser (login and consent over
 /// HTTP) and returns the callback URL the tenant redirects to, tokens in its fragment.
 /// The browser keeps the sign-in transaction, so opening the URL completes the sign-in.
