@@ -104,7 +104,13 @@ fn react_reference(out: &Path) -> Result<Vec<(String, u64, u64, u64)>> {
     }
     crate::run(
         Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix"])
+            .args([
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+                "--prefix",
+            ])
             .arg(&dir)
             .stdout(Stdio::null()),
     )?;
