@@ -16,7 +16,7 @@ use appointments_spa::pages::CallbackPage;
 use appointments_spa::weburl::Url;
 use gloo_storage::{SessionStorage, Storage};
 use wasm_bindgen_test::*;
-use web::TestKey;
+use web::{document, new_root, wait_for, TestKey};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -69,26 +69,10 @@ fn harness(props: &HarnessProps) -> Html {
     }
 }
 
-fn document() -> web_sys::Document {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .expect("document")
-}
-
 fn text_of(id: &str) -> Option<String> {
     document()
         .get_element_by_id(id)
         .and_then(|e| e.text_content())
-}
-
-async fn wait_for(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if condition() {
-            return;
-        }
-        gloo_timers::future::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 /// Puts `fragment` in the address bar at `/callback`, as the tenant's redirect does, and
@@ -113,12 +97,7 @@ fn arrive_at_callback(
         )
         .expect("pushState");
     location::capture_fragment();
-    let root = document().create_element("div").expect("div");
-    document()
-        .body()
-        .expect("body")
-        .append_child(&root)
-        .expect("append");
+    let root = new_root();
     yew::Renderer::<Harness>::with_root_and_props(
         root.clone(),
         HarnessProps {
@@ -161,11 +140,13 @@ async fn a_valid_fragment_becomes_the_session_and_leaves_the_address_bar() {
         "the fragment left the address bar at once"
     );
 
-    wait_for("the session is in the auth context", || {
-        text_of("probe").as_deref() == Some("signed-in:auth0|alice")
-    })
+    wait_for(
+        "the session is in the auth context",
+        Duration::from_secs(5),
+        || text_of("probe").as_deref() == Some("signed-in:auth0|alice"),
+    )
     .await;
-    wait_for("the app navigated on", || {
+    wait_for("the app navigated on", Duration::from_secs(5), || {
         location.pathname().ok().as_deref() == Some("/appointments")
     })
     .await;
@@ -185,7 +166,7 @@ async fn a_bad_state_shows_the_error_screen_and_stores_nothing() {
         None,
         &key,
     );
-    wait_for("the error screen", || {
+    wait_for("the error screen", Duration::from_secs(5), || {
         document()
             .query_selector("[role=alert]")
             .ok()

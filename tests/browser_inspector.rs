@@ -19,7 +19,7 @@ use appointments_spa::pages::{ProfilePage, TokensPage};
 use appointments_spa::weburl::Url;
 use gloo_storage::{SessionStorage, Storage};
 use wasm_bindgen_test::*;
-use web::TestKey;
+use web::{document, new_root, wait_for, TestKey};
 use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -57,22 +57,6 @@ fn harness(props: &HarnessProps) -> Html {
             if props.page == Page::Tokens { <TokensPage /> } else { <ProfilePage /> }
         </AuthProvider>
     }
-}
-
-fn document() -> web_sys::Document {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .expect("document")
-}
-
-fn new_root() -> web_sys::Element {
-    let root = document().create_element("div").expect("div");
-    document()
-        .body()
-        .expect("body")
-        .append_child(&root)
-        .expect("append");
-    root
 }
 
 fn now_ms() -> f64 {
@@ -115,17 +99,6 @@ fn find(root: &web_sys::Element, selector: &str) -> Option<web_sys::Element> {
 
 fn text_in(root: &web_sys::Element, selector: &str) -> Option<String> {
     find(root, selector).and_then(|e| e.text_content())
-}
-
-async fn wait_for(what: &str, timeout: Duration, condition: impl Fn() -> bool) {
-    let deadline = now_ms() + timeout.as_millis() as f64;
-    while now_ms() < deadline {
-        if condition() {
-            return;
-        }
-        gloo_timers::future::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(condition(), "timed out waiting until {what}");
 }
 
 /// Records every console message from now on, so tests can check what was logged.

@@ -2,6 +2,8 @@
 //! finds a session at start-up, and what it does with one it must not use.
 #![cfg(target_arch = "wasm32")]
 
+mod web;
+
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -66,15 +68,7 @@ fn harness(props: &HarnessProps) -> Html {
 
 /// Starts a provider as the app does on load, and returns what it decided.
 async fn start(mode: &str) -> String {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .expect("document");
-    let root = document.create_element("div").expect("div");
-    document
-        .body()
-        .expect("body")
-        .append_child(&root)
-        .expect("append");
+    let root = web::new_root();
     yew::Renderer::<Harness>::with_root_and_props(
         root.clone(),
         HarnessProps {

@@ -29,22 +29,35 @@ const REJECTED: [(Fault, &str); 14] = [
     (Fault::WrongState, "state_mismatch"),
 ];
 
+/// Opens the app, signs in as Alice with `fault` injected into the tenant's answer, and
+/// follows the tenant's redirect; returns that callback URL.
+async fn arrive_at_callback(
+    browser: &fantoccini::Client,
+    stack: &Stack,
+    fault: Option<Fault>,
+) -> String {
+    browser
+        .goto(&format!("{}/", stack.spa))
+        .await
+        .expect("open the app");
+    if let Some(fault) = fault {
+        stack.faults.set_next(fault);
+    }
+    let callback = callback_url(browser, stack, ALICE).await;
+    browser
+        .goto(&callback)
+        .await
+        .expect("the tenant's redirect");
+    callback
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
     let stack = Stack::start().await;
     for (fault, code) in REJECTED {
         eprintln!("case: {fault:?}");
         let browser = stack.browser().await;
-        browser
-            .goto(&format!("{}/", stack.spa))
-            .await
-            .expect("open the app");
-        stack.faults.set_next(fault);
-        let callback = callback_url(&browser, &stack, ALICE).await;
-        browser
-            .goto(&callback)
-            .await
-            .expect("the tenant's redirect");
+        arrive_at_callback(&browser, &stack, Some(fault)).await;
 
         let alert = text_of(&browser, "[role=alert]").await;
         assert!(alert.contains("Sign-in failed"), "{fault:?}: {alert}");
@@ -72,16 +85,7 @@ async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
     for fault in [Fault::NoKid, Fault::RotatedKey] {
         eprintln!("case: {fault:?}");
         let browser = stack.browser().await;
-        browser
-            .goto(&format!("{}/", stack.spa))
-            .await
-            .expect("open the app");
-        stack.faults.set_next(fault);
-        let callback = callback_url(&browser, &stack, ALICE).await;
-        browser
-            .goto(&callback)
-            .await
-            .expect("the tenant's redirect");
+        arrive_at_callback(&browser, &stack, Some(fault)).await;
         let list = text_of(&browser, "#appointments-list").await;
         assert!(
             list.contains("Dental check-up"),
@@ -95,15 +99,7 @@ async fn every_injected_fault_is_rejected_before_anything_is_stored_or_sent() {
 async fn a_replayed_callback_url_is_rejected() {
     let stack = Stack::start().await;
     let browser = stack.browser().await;
-    browser
-        .goto(&format!("{}/", stack.spa))
-        .await
-        .expect("open the app");
-    let callback = callback_url(&browser, &stack, ALICE).await;
-    browser
-        .goto(&callback)
-        .await
-        .expect("the tenant's redirect");
+    let callback = arrive_at_callback(&browser, &stack, None).await;
     text_of(&browser, "#appointments-list").await;
 
     // Signed out, the same response again: its state was consumed by the first use.

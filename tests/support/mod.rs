@@ -36,6 +36,83 @@ pub struct Stack {
     chromedriver: Chromedriver,
 }
 
+/// dev-tenant and appointments-api, each on a free port, for an SPA at `spa` (an origin)
+/// whose `public_url` is `site` (an absolute URL ending in `/`).
+struct Servers {
+    tenant: String,
+    api: String,
+    api_requests: Arc<AtomicUsize>,
+    faults: dev_tenant::FaultSwitch,
+}
+
+impl Servers {
+    async fn start(spa: &str, site: &str, token_lifetime: Option<u64>) -> Servers {
+        let tenant_listener = bind().await;
+        let tenant = origin(&tenant_listener);
+        let issuer = format!("{tenant}/");
+        let mut settings = dev_tenant::Settings::demo(&issuer).expect("dev-tenant settings");
+        for client in &mut settings.tenant.clients {
+            client.callbacks.push(format!("{site}callback"));
+            client.callbacks.push(format!("{site}silent-callback.html"));
+            client.logout_urls.push(site.to_string());
+            client.web_origins.push(spa.to_string());
+        }
+        if let Some(seconds) = token_lifetime {
+            settings.token_lifetime = seconds;
+        }
+        let faults = settings.faults.clone();
+        tokio::spawn(dev_tenant::serve(tenant_listener, settings));
+
+        let api_listener = bind().await;
+        let api = origin(&api_listener);
+        let mut api_settings = appointments_api::Settings::new(issuer, "appointments:api");
+        api_settings.allowed_origins = vec![spa.to_string()];
+        // Tests rotate the tenant's key seconds after the API first fetched it; the API's
+        // own tests cover the re-fetch rate limit.
+        api_settings.jwks_min_refetch_interval = std::time::Duration::ZERO;
+        let api_requests = Arc::new(AtomicUsize::new(0));
+        let counter = api_requests.clone();
+        let api_app = appointments_api::app(api_settings)
+            .await
+            .expect("appointments-api starts")
+            .layer(axum::middleware::from_fn(
+                move |request: Request, next: Next| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    next.run(request)
+                },
+            ));
+        tokio::spawn(async move { axum::serve(api_listener, api_app).await });
+        Servers {
+            tenant,
+            api,
+            api_requests,
+            faults,
+        }
+    }
+
+    /// The SPA's `config.json` for these servers.
+    fn config(&self) -> Value {
+        json!({
+            "domain": self.tenant,
+            "client_id": "appointments-spa",
+            "audience": "appointments:api",
+            "api_base_url": self.api,
+            "scope": "openid profile email read:appointments create:appointments",
+        })
+    }
+
+    async fn into_stack(self, spa: String) -> Stack {
+        Stack {
+            spa,
+            tenant: self.tenant,
+            api: self.api,
+            api_requests: self.api_requests,
+            faults: self.faults,
+            chromedriver: Chromedriver::start().await,
+        }
+    }
+}
+
 impl Stack {
     pub async fn start() -> Stack {
         Self::start_with(|config| config).await
@@ -53,51 +130,9 @@ impl Stack {
         token_lifetime: Option<u64>,
     ) -> Stack {
         let spa_listener = bind().await;
-        let tenant_listener = bind().await;
         let spa = origin(&spa_listener);
-        let tenant = origin(&tenant_listener);
-
-        let issuer = format!("{tenant}/");
-        let mut settings = dev_tenant::Settings::demo(&issuer).expect("dev-tenant settings");
-        for client in &mut settings.tenant.clients {
-            client.callbacks.push(format!("{spa}/callback"));
-            client.callbacks.push(format!("{spa}/silent-callback.html"));
-            client.logout_urls.push(format!("{spa}/"));
-            client.web_origins.push(spa.clone());
-        }
-        if let Some(seconds) = token_lifetime {
-            settings.token_lifetime = seconds;
-        }
-        let faults = settings.faults.clone();
-        tokio::spawn(dev_tenant::serve(tenant_listener, settings));
-
-        let api_listener = bind().await;
-        let api = origin(&api_listener);
-        let mut api_settings = appointments_api::Settings::new(issuer, "appointments:api");
-        api_settings.allowed_origins = vec![spa.clone()];
-        // Tests rotate the tenant's key seconds after the API first fetched it; the API's
-        // own tests cover the re-fetch rate limit.
-        api_settings.jwks_min_refetch_interval = std::time::Duration::ZERO;
-        let api_requests = Arc::new(AtomicUsize::new(0));
-        let counter = api_requests.clone();
-        let api_app = appointments_api::app(api_settings)
-            .await
-            .expect("appointments-api starts")
-            .layer(axum::middleware::from_fn(
-                move |request: Request, next: Next| {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    next.run(request)
-                },
-            ));
-        tokio::spawn(async move { axum::serve(api_listener, api_app).await });
-
-        let config = edit(json!({
-            "domain": tenant,
-            "client_id": "appointments-spa",
-            "audience": "appointments:api",
-            "api_base_url": api,
-            "scope": "openid profile email read:appointments create:appointments",
-        }));
+        let servers = Servers::start(&spa, &format!("{spa}/"), token_lifetime).await;
+        let config = edit(servers.config());
         let dist = dist_dir();
         let index = dist.join("index.html");
         assert!(
@@ -112,19 +147,12 @@ impl Stack {
             )
             .fallback_service(ServeDir::new(&dist).fallback(ServeFile::new(index)))
             .layer(axum::middleware::from_fn_with_state(
-                (tenant.clone(), api.clone()),
+                (servers.tenant.clone(), servers.api.clone()),
                 security_headers,
             ));
         tokio::spawn(async move { axum::serve(spa_listener, app).await });
 
-        Stack {
-            spa,
-            tenant,
-            api,
-            api_requests,
-            faults,
-            chromedriver: Chromedriver::start().await,
-        }
+        servers.into_stack(spa).await
     }
 
     /// A new browser session with a fresh profile: no cookies, no storage.
@@ -491,53 +519,9 @@ impl Stack {
     /// returned `config.json` next to the served `index.html`.
     pub async fn start_for_static_site(spa: &str, public_url: &str) -> (Stack, Value) {
         let spa = spa.trim_end_matches('/').to_string();
-        let site = format!("{spa}{public_url}");
-        let tenant_listener = bind().await;
-        let tenant = origin(&tenant_listener);
-
-        let issuer = format!("{tenant}/");
-        let mut settings = dev_tenant::Settings::demo(&issuer).expect("dev-tenant settings");
-        for client in &mut settings.tenant.clients {
-            client.callbacks.push(format!("{site}callback"));
-            client.callbacks.push(format!("{site}silent-callback.html"));
-            client.logout_urls.push(site.clone());
-            client.web_origins.push(spa.clone());
-        }
-        let faults = settings.faults.clone();
-        tokio::spawn(dev_tenant::serve(tenant_listener, settings));
-
-        let api_listener = bind().await;
-        let api = origin(&api_listener);
-        let mut api_settings = appointments_api::Settings::new(issuer, "appointments:api");
-        api_settings.allowed_origins = vec![spa.clone()];
-        let api_requests = Arc::new(AtomicUsize::new(0));
-        let counter = api_requests.clone();
-        let api_app = appointments_api::app(api_settings)
-            .await
-            .expect("appointments-api starts")
-            .layer(axum::middleware::from_fn(
-                move |request: Request, next: Next| {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    next.run(request)
-                },
-            ));
-        tokio::spawn(async move { axum::serve(api_listener, api_app).await });
-
-        let config = json!({
-            "domain": tenant,
-            "client_id": "appointments-spa",
-            "audience": "appointments:api",
-            "api_base_url": api,
-            "scope": "openid profile email read:appointments create:appointments",
-        });
-        let stack = Stack {
-            spa,
-            tenant,
-            api,
-            api_requests,
-            faults,
-            chromedriver: Chromedriver::start().await,
-        };
+        let servers = Servers::start(&spa, &format!("{spa}{public_url}"), None).await;
+        let config = servers.config();
+        let stack = servers.into_stack(spa).await;
         (stack, config)
     }
 

@@ -1,5 +1,6 @@
 //! Helpers for the browser tests: a signing key made by WebCrypto, and ID tokens signed
-//! with it, so the app's real verification path runs.
+//! with it, so the app's real verification path runs; a root element to render into, and
+//! waiting for what it shows.
 
 #![allow(dead_code)] // Each browser test file uses its own part of this module.
 
@@ -92,4 +93,33 @@ pub async fn at_hash(access_token: &str) -> String {
         .expect("digest");
     let digest = Uint8Array::new(&JsFuture::from(promise).await.expect("a digest")).to_vec();
     base64url::encode(&digest[..16])
+}
+
+pub fn document() -> web_sys::Document {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect("document")
+}
+
+/// A new element in the page's body, to render a component into.
+pub fn new_root() -> web_sys::Element {
+    let root = document().create_element("div").expect("div");
+    document()
+        .body()
+        .expect("body")
+        .append_child(&root)
+        .expect("append");
+    root
+}
+
+/// Polls `condition` until it holds; fails the test after `timeout`.
+pub async fn wait_for(what: &str, timeout: std::time::Duration, condition: impl Fn() -> bool) {
+    let deadline = js_sys::Date::now() + timeout.as_millis() as f64;
+    while js_sys::Date::now() < deadline {
+        if condition() {
+            return;
+        }
+        gloo_timers::future::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(condition(), "timed out waiting until {what}");
 }
