@@ -1,0 +1,130 @@
+// node-oidc-provider (OpenID Certified, https://github.com/panva/node-oidc-provider),
+// configured for this project's single-page app and appointments API, for
+// tests/e2e_interop.rs: an OpenID provider this project did not write.
+//
+//   node tests/interop/provider.mjs <spa-origin> [token-lifetime-secs]
+//
+// It listens on a free port of 127.0.0.1, with its natural issuer `http://localhost:<port>`
+// (no trailing slash), and prints one line
+//
+//   interop-provider listening {"issuer":"http://localhost:<port>","port":<port>}
+//
+// on stdout once it answers. It exits when stdin closes or on SIGTERM/SIGINT.
+//
+// Users: its built-in development login page accepts any password; the login becomes the
+// `sub`. `alice@example.com` and `bob@example.com` have names and emails.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+const [spaArgument, lifetimeArgument] = process.argv.slice(2);
+if (!spaArgument) {
+  console.error('usage: node provider.mjs <spa-origin> [token-lifetime-secs]');
+  process.exit(2);
+}
+const spa = new URL(spaArgument).origin;
+const tokenLifetime = lifetimeArgument ? Number.parseInt(lifetimeArgument, 10) : 3600;
+if (!(tokenLifetime > 0)) {
+  console.error(`token lifetime must be a positive number of seconds, not ${lifetimeArgument}`);
+  process.exit(2);
+}
+
+const CLIENT_ID = 'appointments-spa';
+const AUDIENCE = 'appointments:api';
+const API_SCOPES = 'read:appointments create:appointments';
+
+const ACCOUNTS = {
+  'alice@example.com': { name: 'Alice Example', email: 'alice@example.com' },
+  'bob@example.com': { name: 'Bob Example', email: 'bob@example.com' },
+};
+
+// A fresh RS256 signing key at each start.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig', kid: 'interop-1' };
+
+const configuration = {
+  clients: [
+    {
+      client_id: CLIENT_ID,
+      client_name: 'Appointments (interop test)',
+      // An implicit client with http loopback redirect URIs must be native: node-oidc-provider
+      // refuses http and localhost redirect URIs for implicit web clients.
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['implicit'],
+      response_types: ['id_token token'],
+      redirect_uris: [`${spa}/callback`, `${spa}/silent-callback.html`],
+      post_logout_redirect_uris: [`${spa}/`],
+    },
+  ],
+  jwks: { keys: [signingKey] },
+  responseTypes: ['id_token token', 'id_token', 'code', 'none'],
+  // Auth0 names the API with `audience`; standard OAuth with `resource` (RFC 8707).
+  extraParams: ['audience'],
+  scopes: ['openid', 'profile', 'email'],
+  claims: {
+    openid: ['sub'],
+    profile: ['name'],
+    email: ['email', 'email_verified'],
+  },
+  async findAccount(_ctx, id) {
+    const account = ACCOUNTS[id];
+    if (!account) return undefined;
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, ...account, email_verified: true };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    userinfo: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: (ctx) => ctx.oidc.params.audience,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (_ctx, resourceIndicator) => {
+        if (resourceIndicator !== AUDIENCE) {
+          throw new errors.InvalidTarget(`unknown audience ${resourceIndicator}`);
+        }
+        return {
+          scope: API_SCOPES,
+          audience: AUDIENCE,
+          accessTokenTTL: tokenLifetime,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  },
+  ttl: {
+    IdToken: tokenLifetime,
+    AccessToken: tokenLifetime,
+  },
+  // The app calls discovery, the JWKS and /userinfo from its own origin.
+  clientBasedCORS: (_ctx, origin) => origin === spa,
+  cookies: { keys: ['interop-test-cookie-key'] },
+};
+
+const server = createServer();
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://localhost:${port}`;
+  const provider = new Provider(issuer, configuration);
+  server.on('request', provider.callback());
+  console.log(`interop-provider listening ${JSON.stringify({ issuer, port })}`);
+});
+
+function stop() {
+  server.close();
+  process.exit(0);
+}
+process.stdin.on('end', stop);
+process.stdin.on('close', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
