@@ -4,16 +4,14 @@
 //! before anything else is installed.
 
 mod bench;
+mod dev;
 mod tools;
 
 use std::env;
 use std::fs;
 use std::hash::{Hash, Hasher};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode};
 
 use tools::Toolchain;
 
@@ -22,7 +20,8 @@ usage: cargo xtask <command>
 
 commands:
   dev     install what is missing, then run dev-tenant (:7002), appointments-api (:7001)
-          and `trunk serve` (:8080); Ctrl-C stops all three
+          and `trunk serve` (:8080); Ctrl-C stops all three. With --domain and --client-id,
+          against a real tenant instead (`cargo xtask dev --help`)
   test    install what is missing (Chromium and chromedriver too), then run every check and
           test: fmt, clippy on both targets, native tests, browser tests, end-to-end tests
   setup   only install what is missing
@@ -36,7 +35,7 @@ pub type Result<T> = std::result::Result<T, String>;
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
-        Some("dev") => dev(),
+        Some("dev") => dev::run_command(&args[1..]),
         Some("test") => test(),
         Some("setup") => Toolchain::ensure(false).map(|_| ()),
         Some("dist") => dist_command(&args[1..]),
@@ -136,100 +135,6 @@ pub(crate) fn externalize_loader(out: &Path) -> Result<()> {
     let tag = format!("<script type=\"module\" src=\"{base}{name}\"></script>");
     let index = format!("{}{tag}{}", &index[..start], &index[end..]);
     fs::write(&index_path, index).map_err(|e| format!("cannot write {index_path:?}: {e}"))
-}
-
-fn dev() -> Result<()> {
-    let tools = Toolchain::ensure(false)?;
-    run(cargo().args(["build", "-p", "dev-tenant", "-p", "appointments-api"]))?;
-    let bin = project_root().join("target/debug");
-    let mut servers = Servers::default();
-    servers.start("dev-tenant", Command::new(bin.join("dev-tenant")))?;
-    servers.start(
-        "appointments-api",
-        Command::new(bin.join("appointments-api")),
-    )?;
-    servers.start("trunk serve", {
-        let mut trunk = tools.command("trunk");
-        trunk.arg("serve");
-        trunk
-    })?;
-
-    for (name, port, timeout) in [
-        ("dev-tenant", 7002, 60),
-        ("appointments-api", 7001, 60),
-        // The first `trunk serve` compiles the whole app for wasm32.
-        ("trunk serve", 8080, 900),
-    ] {
-        servers.wait_for_port(name, port, Duration::from_secs(timeout))?;
-    }
-    println!(
-        "\n  The demo is running: open http://localhost:8080/\n\
-         \n  Sign in as alice@example.com / alice-password-1 (may read and create appointments)\
-         \n          or bob@example.com / bob-password-1 (may only read).\
-         \n\n  dev-tenant        http://localhost:7002/\
-         \n  appointments-api  http://localhost:7001/api/appointments\
-         \n\n  Press Ctrl-C to stop all three.\n"
-    );
-    servers.wait_any()
-}
-
-/// The demo's child processes; dropping this stops every one still running.
-#[derive(Default)]
-struct Servers(Vec<(&'static str, Child)>);
-
-impl Servers {
-    fn start(&mut self, name: &'static str, mut command: Command) -> Result<()> {
-        let child = command
-            .current_dir(project_root())
-            .spawn()
-            .map_err(|e| format!("could not start {name}: {e}"))?;
-        self.0.push((name, child));
-        Ok(())
-    }
-
-    fn wait_for_port(&mut self, name: &str, port: u16, timeout: Duration) -> Result<()> {
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + timeout;
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            self.fail_if_any_exited()?;
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{name} did not listen on port {port} within {timeout:?}"
-                ));
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-        Ok(())
-    }
-
-    fn fail_if_any_exited(&mut self) -> Result<()> {
-        for (name, child) in &mut self.0 {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "{name} stopped ({status}); is its port already in use?"
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Returns when one of the servers stops; Ctrl-C reaches all of them through the
-    /// terminal's process group, and `Drop` stops whichever are left.
-    fn wait_any(&mut self) -> Result<()> {
-        loop {
-            self.fail_if_any_exited()?;
-            thread::sleep(Duration::from_millis(300));
-        }
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 fn test() -> Result<()> {
