@@ -549,6 +549,7 @@ impl Nginx {
             include_str!("../deploy/nginx/appointments.conf"),
             &[
                 ("__LISTEN__", &format!("127.0.0.1:{port}")),
+                ("__SERVER_NAME__", "localhost 127.0.0.1"),
                 ("__ROOT__", &site.root().display().to_string()),
                 ("__PUBLIC_URL__", &site.public_url),
                 ("__TENANT_ORIGIN__", &stack.tenant),
