@@ -17,7 +17,17 @@ use crate::routes::{switch, Route};
 #[derive(Debug, Clone, PartialEq)]
 pub enum StartupError {
     Config(ConfigError),
-    TenantUnreachable { url: String },
+    /// No readable answer: the server is down, unreachable, or does not allow this origin
+    /// (CORS).
+    TenantUnreachable {
+        url: String,
+    },
+    /// Discovery answered with a status other than 200, or 404 (which means Auth0's fixed
+    /// paths).
+    DiscoveryStatus {
+        url: String,
+        status: u16,
+    },
     Discovery(DiscoveryError),
 }
 
@@ -104,7 +114,13 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
             discovery::parse(&answer.body, &config.domain).map_err(StartupError::Discovery)?
         }
         // No discovery document here: Auth0's fixed paths.
-        Ok(_) => discovery::auth0_defaults(&config.domain),
+        Ok(answer) if answer.status == 404 => discovery::auth0_defaults(&config.domain),
+        Ok(answer) => {
+            return Err(StartupError::DiscoveryStatus {
+                url: discovery_url.to_string(),
+                status: answer.status,
+            })
+        }
     };
     let keys = match early_keys {
         Some(keys) if usual_jwks_uri.as_ref() == Some(&metadata.jwks_uri) => {

@@ -17,7 +17,8 @@ pub enum TokenStorage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// The tenant's origin, e.g. `https://dev-abc.us.auth0.com`.
+    /// The tenant's issuer URL: `https://dev-abc.us.auth0.com/` for an Auth0 domain, or an
+    /// issuer with a path (`https://host/realms/demo`). Discovery is fetched below it.
     pub domain: Url,
     pub client_id: String,
     pub audience: String,
@@ -191,14 +192,22 @@ fn field_error(field: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-/// `dev-abc.us.auth0.com` (https implied) or an origin URL such as `http://localhost:7002`.
+/// `dev-abc.us.auth0.com` (https implied), an origin URL such as `http://localhost:7002`, or
+/// an issuer URL with a path such as `https://host/realms/demo`.
 fn parse_domain(text: &str) -> Result<Url, ConfigError> {
     let with_scheme = if text.contains("://") {
         text.to_string()
     } else {
         format!("https://{text}")
     };
-    origin_url("domain", &with_scheme)
+    let url = absolute_url("domain", &with_scheme)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(field_error(
+            "domain",
+            format!("must be the tenant's domain or issuer URL, without `?` or `#`: `{text}`"),
+        ));
+    }
+    Ok(url)
 }
 
 fn origin_url(field: &'static str, text: &str) -> Result<Url, ConfigError> {
@@ -218,7 +227,9 @@ fn absolute_url(field: &'static str, text: &str) -> Result<Url, ConfigError> {
     if !is_allowed_origin_url(&url) || url.has_credentials() {
         return Err(field_error(
             field,
-            format!("must use https (plain http only for localhost and 127.0.0.1): `{text}`"),
+            format!(
+                "must use https (plain http only for localhost, 127.0.0.1 and [::1]): `{text}`"
+            ),
         ));
     }
     Ok(url)
@@ -257,6 +268,17 @@ mod tests {
     }
 
     #[test]
+    fn domain_may_be_an_issuer_with_a_path() {
+        let with_domain = |domain: &str| MINIMAL.replace("dev-abc.us.auth0.com", domain);
+        let config = Config::from_json(&with_domain("https://host.example/realms/demo"), &base())
+            .expect("valid");
+        assert_eq!(config.domain.as_str(), "https://host.example/realms/demo");
+        let config =
+            Config::from_json(&with_domain("http://localhost:7002"), &base()).expect("valid");
+        assert_eq!(config.domain.as_str(), "http://localhost:7002/");
+    }
+
+    #[test]
     fn defaults_follow_a_sub_path_deployment() {
         let base = Url::parse("https://x.example/appointments-demo/").expect("url");
         let config = Config::from_json(MINIMAL, &base).expect("valid");
@@ -278,7 +300,11 @@ mod tests {
                 "domain",
             ),
             (
-                r#"{"domain":"https://t.example/path","client_id":"c","audience":"a","api_base_url":"http://localhost:7001"}"#,
+                r#"{"domain":"https://t.example/path?x=1","client_id":"c","audience":"a","api_base_url":"http://localhost:7001"}"#,
+                "domain",
+            ),
+            (
+                r#"{"domain":"https://t.example/#x","client_id":"c","audience":"a","api_base_url":"http://localhost:7001"}"#,
                 "domain",
             ),
             (

@@ -25,6 +25,17 @@ pub enum Route {
     NotFound,
 }
 
+impl Route {
+    /// Where sign-in goes on to for a return path: its route, but never the callback
+    /// itself, where the app would wait for an answer that has already been used.
+    pub fn after_sign_in(path: &str) -> Route {
+        match Route::recognize(path) {
+            None | Some(Route::Callback) => Route::Appointments,
+            Some(route) => route,
+        }
+    }
+}
+
 pub fn switch(route: Route) -> Html {
     match route {
         Route::Login => html! { <LoginPage /> },

@@ -74,6 +74,7 @@ fn session(access_token: &str, id_token: Option<&str>, sub: Option<&str>) -> Ses
         "expires_at": now + 2 * 3600 * 1000,
         "scopes": ["openid", "profile", "read:appointments"],
         "profile": sub.map(|sub| serde_json::json!({
+            "iss": "https://tenant.example/",
             "sub": sub,
             "name": "Alice",
             "email": "alice@example.com",

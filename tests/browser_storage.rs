@@ -40,6 +40,7 @@ fn session(expires_in_ms: f64) -> Session {
     Session {
         access_token: "at".into(),
         id_token: None,
+        sid: None,
         issued_at: now as u64,
         expires_at: (now + expires_in_ms).max(0.0) as u64,
         scopes: vec!["read:appointments".into()],

@@ -39,6 +39,9 @@ pub enum Renewal {
 pub enum SignedOutReason {
     /// The API answered 401: the token is no longer accepted.
     SessionRejected,
+    /// A renewal answered for another user than the one signed in (see
+    /// [`RenewalError::OtherUser`]); the next sign-in must let the user choose.
+    OtherUser,
 }
 
 /// What `use_auth()` returns: the state, the tenant, and the actions.
@@ -65,7 +68,14 @@ impl AuthContext {
 
     /// Sends the browser to the tenant; after sign-in it comes back to `return_to`.
     pub fn login(&self, return_to: Option<&str>) -> Result<(), LoginError> {
-        flows::login(&self.tenant, return_to)
+        flows::login(&self.tenant, return_to, None)
+    }
+
+    /// Like `login`, but the tenant asks for credentials even if it has a session
+    /// (`prompt=login`): after a renewal answered for someone else, the user chooses who
+    /// signs in.
+    pub fn login_choosing_account(&self, return_to: Option<&str>) -> Result<(), LoginError> {
+        flows::login(&self.tenant, return_to, Some("login"))
     }
 
     /// Validates a callback fragment and, only if every check passes, stores the session
@@ -79,15 +89,26 @@ impl AuthContext {
     /// Renews the session in the background (`prompt=none` in a hidden iframe). On
     /// failure `renewal` says why, and the app offers to sign in again.
     pub fn renew(&self) {
+        let AuthState::SignedIn(current) = &self.state else {
+            return;
+        };
         if self.renewal == Renewal::Running {
             return;
         }
         self.set_renewal.emit(Renewal::Running);
-        let this = self.clone();
+        let (this, current) = (self.clone(), current.clone());
         wasm_bindgen_futures::spawn_local(async move {
-            match flows::renew(&this.tenant).await {
+            match flows::renew(&this.tenant, &current).await {
                 Ok(session) => {
                     this.adopt(session);
+                    this.set_renewal.emit(Renewal::Idle);
+                }
+                Err(RenewalError::OtherUser) => {
+                    // Neither kept nor adopted: this user's session ends here, and the
+                    // sign-in page says why.
+                    storage::clear_session();
+                    this.set_state
+                        .emit((AuthState::SignedOut, Some(SignedOutReason::OtherUser)));
                     this.set_renewal.emit(Renewal::Idle);
                 }
                 Err(error) => this.set_renewal.emit(Renewal::Failed(error)),
@@ -97,8 +118,12 @@ impl AuthContext {
 
     /// Signs out of this app and of the tenant, then returns to `logout_return_to`.
     pub fn logout(&self) {
+        let sid = match &self.state {
+            AuthState::SignedIn(session) => session.sid.clone(),
+            AuthState::SignedOut => None,
+        };
         self.set_state.emit((AuthState::SignedOut, None));
-        if flows::logout(&self.tenant).is_err() {
+        if flows::logout(&self.tenant, sid.as_deref()).is_err() {
             // Navigation was refused; the app's own session is gone all the same.
             storage::clear_session();
         }

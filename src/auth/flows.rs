@@ -34,6 +34,9 @@ pub enum RenewalError {
     /// The tenant's answer, or a check of it, failed: `login_required` when the tenant's
     /// session has ended, `consent_required`, `interaction_required`, or any callback check.
     Rejected(OidcError),
+    /// The answer passed every check, but for another user: someone else has signed in at
+    /// the tenant in this browser since. Adopting it would quietly make the app theirs.
+    OtherUser,
     /// The tenant did not answer in time.
     Timeout,
     Browser(String),
@@ -43,6 +46,7 @@ impl RenewalError {
     pub fn code(&self) -> String {
         match self {
             Self::Rejected(error) => error.code().to_string(),
+            Self::OtherUser => "renewal_other_user".into(),
             Self::Timeout => "renewal_timeout".into(),
             Self::Browser(_) => "renewal_browser_error".into(),
         }
@@ -51,6 +55,7 @@ impl RenewalError {
     pub fn explanation(&self) -> String {
         match self {
             Self::Rejected(error) => error.explanation(),
+            Self::OtherUser => "Someone else has signed in at the tenant in this browser, so the background renewal answered for their account. This app signed you out instead of switching to it: sign in again and choose the account.".into(),
             Self::Timeout => "The tenant did not answer the background renewal in time. Browsers that block third-party cookies prevent it.".into(),
             Self::Browser(why) => format!("The browser could not renew the session: {why}."),
         }
@@ -58,15 +63,22 @@ impl RenewalError {
 }
 
 /// Starts a sign-in: a fresh transaction in sessionStorage, then off to the tenant.
-pub(super) fn login(tenant: &Tenant, return_to: Option<&str>) -> Result<(), LoginError> {
+/// `prompt=login` makes the tenant ask for credentials even if it has a session, so that
+/// the user chooses who signs in.
+pub(super) fn login(
+    tenant: &Tenant,
+    return_to: Option<&str>,
+    prompt: Option<&str>,
+) -> Result<(), LoginError> {
     let transaction = new_transaction(tenant, return_to)?;
-    let url = authorize_url(tenant, &transaction, &tenant.config.redirect_uri, None);
+    let url = authorize_url(tenant, &transaction, &tenant.config.redirect_uri, prompt);
     location::leave_for(&url).map_err(LoginError::Browser)
 }
 
-/// Renews the session without leaving the page: the same request with `prompt=none` in a
-/// hidden iframe, whose answer passes every check a normal callback does.
-pub(super) async fn renew(tenant: &Tenant) -> Result<Session, RenewalError> {
+/// Renews `current` without leaving the page: the same request with `prompt=none` in a
+/// hidden iframe, whose answer passes every check a normal callback does, and must be for
+/// the same user.
+pub(super) async fn renew(tenant: &Tenant, current: &Session) -> Result<Session, RenewalError> {
     let transaction = new_transaction(tenant, None)
         .map_err(|LoginError::Browser(why)| RenewalError::Browser(why))?;
     let landing = &tenant.config.silent_redirect_uri;
@@ -81,15 +93,19 @@ pub(super) async fn renew(tenant: &Tenant) -> Result<Session, RenewalError> {
                 SilentError::Browser(why) => RenewalError::Browser(why),
             }
         })?;
-    complete_callback(tenant, &fragment)
+    let (renewed, _) = complete_callback(tenant, &fragment)
         .await
-        .map(|(session, _)| session)
-        .map_err(RenewalError::Rejected)
+        .map_err(RenewalError::Rejected)?;
+    if current.is_same_user(&renewed) {
+        Ok(renewed)
+    } else {
+        Err(RenewalError::OtherUser)
+    }
 }
 
 /// Forgets everything this app holds, then lets the tenant end its own session and
 /// send the browser back to `logout_return_to`.
-pub(super) fn logout(tenant: &Tenant) -> Result<(), String> {
+pub(super) fn logout(tenant: &Tenant, sid: Option<&str>) -> Result<(), String> {
     storage::clear_session();
     storage::discard_transactions(|_| true);
     let config = &tenant.config;
@@ -97,6 +113,7 @@ pub(super) fn logout(tenant: &Tenant) -> Result<(), String> {
         &tenant.metadata,
         &config.client_id,
         &config.logout_return_to,
+        sid,
     ))
 }
 
@@ -142,8 +159,9 @@ fn authorize_url(
 }
 
 /// Checks a callback fragment. The transaction its `state` names is consumed whatever
-/// the outcome, so the same response can never be used twice. Returns the session and the
-/// path to go on to; nothing is stored here.
+/// the outcome, so the same response can never be used twice. Nothing the response says is
+/// read, let alone shown, before its `state` has matched. Returns the session and the path
+/// to go on to; nothing is stored here.
 pub(super) async fn complete_callback(
     tenant: &Tenant,
     fragment: &str,
@@ -155,7 +173,7 @@ pub(super) async fn complete_callback(
     if transaction.is_expired(now) {
         return Err(OidcError::TransactionExpired);
     }
-    let tokens = match response {
+    let tokens = match response.read()? {
         AuthorizationResponse::Error {
             code, description, ..
         } => return Err(OidcError::AuthorizationServer { code, description }),

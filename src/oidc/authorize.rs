@@ -85,19 +85,26 @@ impl AuthorizeRequest<'_> {
 
 /// Where to go after sign-in: only a path inside this app, never another origin
 /// (`//evil.example`, `https://...`, `/\evil`), so the parameter cannot be used as an
-/// open redirect.
+/// open redirect; and never back to the callback, which would wait for a second answer.
 pub fn safe_return_path(candidate: Option<&str>) -> String {
     match candidate {
         Some(path)
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.contains('\\')
-                && !path.chars().any(char::is_control) =>
+                && !path.chars().any(char::is_control)
+                && !is_callback_path(path) =>
         {
             path.to_string()
         }
         _ => "/appointments".to_string(),
     }
+}
+
+/// `/callback`, whatever follows it: `/callback/`, `/callback?x`, `/callback#x`.
+fn is_callback_path(path: &str) -> bool {
+    path.strip_prefix("/callback")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
 }
 
 #[cfg(test)]
@@ -187,6 +194,10 @@ mod tests {
             "appointments",
             "/a\nb",
             "",
+            "/callback",
+            "/callback/",
+            "/callback?x=1",
+            "/callback#access_token=x",
         ] {
             assert_eq!(
                 safe_return_path(Some(hostile)),
@@ -195,6 +206,7 @@ mod tests {
             );
         }
         assert_eq!(safe_return_path(None), "/appointments");
+        assert_eq!(safe_return_path(Some("/callbacks")), "/callbacks");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct IdTokenClaims {
     pub nonce: Option<String>,
     #[serde(default)]
     pub at_hash: Option<String>,
+    /// The tenant's session, for logout's `logout_hint`.
+    #[serde(default)]
+    pub sid: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -56,6 +59,8 @@ pub struct IdTokenClaims {
 /// Who signed in, from a validated ID token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Profile {
+    /// Who vouches for `sub`: a user is `iss` and `sub` together.
+    pub iss: String,
     pub sub: String,
     pub name: Option<String>,
     pub email: Option<String>,
@@ -121,6 +126,7 @@ pub fn validate(claims: &IdTokenClaims, expected: &Expected<'_>) -> Result<Profi
         return Err(OidcError::NonceMismatch);
     }
     Ok(Profile {
+        iss: claims.iss.clone(),
         sub,
         name: claims.name.clone().or_else(|| claims.nickname.clone()),
         email: claims.email.clone(),
@@ -145,6 +151,7 @@ mod tests {
             nbf: None,
             nonce: Some("n-1".into()),
             at_hash: None,
+            sid: None,
             name: Some("Alice".into()),
             nickname: None,
             email: Some("alice@example.com".into()),

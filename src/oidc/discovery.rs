@@ -7,6 +7,7 @@ use crate::config::is_allowed_origin_url;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderMetadata {
+    /// Exactly as the provider writes it; ID tokens' `iss` must equal it.
     pub issuer: String,
     pub authorization_endpoint: Url,
     pub jwks_uri: Url,
@@ -41,30 +42,41 @@ impl std::fmt::Display for DiscoveryError {
             Self::NotJson => write!(f, "the discovery document is not the expected JSON"),
             Self::IssuerMismatch { expected, found } => write!(
                 f,
-                "the discovery document names issuer `{found}`, but the configured domain's issuer is `{expected}`"
+                "the discovery document names issuer `{found}`, but it was fetched for the configured issuer `{expected}`"
             ),
             Self::BadEndpoint(name) => write!(f, "the discovery document's `{name}` is not an https URL"),
         }
     }
 }
 
-/// Where the discovery document of the tenant at `origin` is.
-pub fn discovery_url(origin: &Url) -> Url {
-    origin
-        .join("/.well-known/openid-configuration")
-        .unwrap_or_else(|_| origin.clone())
+/// Where the discovery document of `issuer` is: the issuer with
+/// `/.well-known/openid-configuration` appended to its path (OpenID Connect Discovery 1.0
+/// §4), so that `https://host/realms/demo` keeps its last segment.
+pub fn discovery_url(issuer: &Url) -> Url {
+    let base = issuer.as_str();
+    let base = base.strip_suffix('/').unwrap_or(base);
+    Url::parse(&format!("{base}/.well-known/openid-configuration"))
+        .unwrap_or_else(|_| issuer.clone())
 }
 
-/// The issuer Auth0 uses for a tenant: its origin with a trailing slash.
-pub fn expected_issuer(origin: &Url) -> String {
-    format!("{}/", origin.origin())
+/// Whether two issuer strings name the same issuer: equal, or differing only by one `/`
+/// at the very end (providers differ on it: Auth0 writes `https://x/`, others `https://x`).
+/// Nothing else is normalised.
+pub fn same_issuer(a: &str, b: &str) -> bool {
+    a == b || a.strip_suffix('/') == Some(b) || b.strip_suffix('/') == Some(a)
 }
 
-/// Auth0's fixed paths, for when discovery is not available.
-pub fn auth0_defaults(origin: &Url) -> ProviderMetadata {
-    let at = |path: &str| origin.join(path).unwrap_or_else(|_| origin.clone());
+/// Auth0's fixed paths, for when discovery answers 404. Auth0 tenants live at an origin,
+/// and their issuer is that origin with a trailing slash.
+pub fn auth0_defaults(issuer: &Url) -> ProviderMetadata {
+    let at = |path: &str| issuer.join(path).unwrap_or_else(|_| issuer.clone());
+    let configured = issuer.as_str();
     ProviderMetadata {
-        issuer: expected_issuer(origin),
+        issuer: if configured.ends_with('/') {
+            configured.to_string()
+        } else {
+            format!("{configured}/")
+        },
         authorization_endpoint: at("/authorize"),
         jwks_uri: at("/.well-known/jwks.json"),
         end_session_endpoint: None,
@@ -73,14 +85,14 @@ pub fn auth0_defaults(origin: &Url) -> ProviderMetadata {
     }
 }
 
-/// Reads a discovery document, checking that it speaks for the configured tenant
-/// (OpenID Connect Discovery 1.0 §4.3).
-pub fn parse(document: &str, origin: &Url) -> Result<ProviderMetadata, DiscoveryError> {
+/// Reads a discovery document fetched for `issuer`, checking that it speaks for that issuer
+/// (OpenID Connect Discovery 1.0 §4.3). The document's own spelling of the issuer is kept:
+/// tokens must carry exactly that.
+pub fn parse(document: &str, issuer: &Url) -> Result<ProviderMetadata, DiscoveryError> {
     let doc: Document = crate::json::from_str(document).map_err(|_| DiscoveryError::NotJson)?;
-    let expected = expected_issuer(origin);
-    if doc.issuer != expected {
+    if !same_issuer(&doc.issuer, issuer.as_str()) {
         return Err(DiscoveryError::IssuerMismatch {
-            expected,
+            expected: issuer.as_str().to_string(),
             found: doc.issuer,
         });
     }
@@ -96,7 +108,7 @@ pub fn parse(document: &str, origin: &Url) -> Result<ProviderMetadata, Discovery
         authorization_endpoint: endpoint("authorization_endpoint", &doc.authorization_endpoint)?,
         jwks_uri: endpoint("jwks_uri", &doc.jwks_uri)?,
         end_session_endpoint: optional("end_session_endpoint", doc.end_session_endpoint)?,
-        auth0_logout_endpoint: auth0_defaults(origin).auth0_logout_endpoint,
+        auth0_logout_endpoint: auth0_defaults(issuer).auth0_logout_endpoint,
         userinfo_endpoint: optional("userinfo_endpoint", doc.userinfo_endpoint)?,
         issuer: doc.issuer,
     })
@@ -150,5 +162,80 @@ mod tests {
             meta.auth0_logout_endpoint.as_str(),
             "https://dev-abc.us.auth0.com/v2/logout"
         );
+    }
+
+    #[test]
+    fn discovery_is_appended_to_the_issuer_path() {
+        let url = |issuer: &str| discovery_url(&Url::parse(issuer).expect("url")).to_string();
+        assert_eq!(
+            url("https://dev-abc.us.auth0.com"),
+            "https://dev-abc.us.auth0.com/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            url("http://localhost:7002/"),
+            "http://localhost:7002/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            url("https://host.example/realms/demo"),
+            "https://host.example/realms/demo/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            url("https://x.okta.com/oauth2/default/"),
+            "https://x.okta.com/oauth2/default/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn issuers_differing_only_by_one_trailing_slash_are_the_same() {
+        assert!(same_issuer(
+            "http://localhost:7002",
+            "http://localhost:7002/"
+        ));
+        assert!(same_issuer(
+            "http://localhost:7002/",
+            "http://localhost:7002"
+        ));
+        assert!(same_issuer(
+            "https://h/realms/demo",
+            "https://h/realms/demo/"
+        ));
+        assert!(same_issuer(
+            "https://h/realms/demo",
+            "https://h/realms/demo"
+        ));
+        assert!(!same_issuer(
+            "https://h/realms/demo",
+            "https://h/realms/demo//"
+        ));
+        assert!(!same_issuer("https://h/realms/demo", "https://h/realms/"));
+        assert!(!same_issuer(
+            "https://h/realms/demo",
+            "https://H/realms/demo"
+        ));
+        assert!(!same_issuer("https://h", "https://h:443"));
+        assert!(!same_issuer("https://h", "https://h/x"));
+    }
+
+    #[test]
+    fn a_provider_without_the_trailing_slash_keeps_its_own_spelling() {
+        let configured = Url::parse("http://localhost:7002").expect("url");
+        let doc = r#"{"issuer":"http://localhost:7002","authorization_endpoint":"http://localhost:7002/auth","jwks_uri":"http://localhost:7002/jwks","end_session_endpoint":"http://localhost:7002/session/end"}"#;
+        let meta = parse(doc, &configured).expect("the same issuer");
+        assert_eq!(
+            meta.issuer, "http://localhost:7002",
+            "tokens must carry this"
+        );
+
+        let realm = Url::parse("https://host.example/realms/demo").expect("url");
+        let doc = r#"{"issuer":"https://host.example/realms/demo/","authorization_endpoint":"https://host.example/realms/demo/auth","jwks_uri":"https://host.example/realms/demo/certs"}"#;
+        assert_eq!(
+            parse(doc, &realm).expect("same issuer").issuer,
+            "https://host.example/realms/demo/"
+        );
+        let other_realm = r#"{"issuer":"https://host.example/realms/other","authorization_endpoint":"https://host.example/a","jwks_uri":"https://host.example/j"}"#;
+        assert!(matches!(
+            parse(other_realm, &realm),
+            Err(DiscoveryError::IssuerMismatch { .. })
+        ));
     }
 }

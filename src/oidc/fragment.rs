@@ -52,17 +52,67 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-impl AuthorizationResponse {
-    pub fn state(&self) -> Option<&str> {
-        match self {
-            Self::Tokens(tokens) => tokens.state.as_deref(),
-            Self::Error { state, .. } => state.as_deref(),
-        }
+/// An authorization response whose shape has been checked (size, duplicates, empty values)
+/// but whose values have not been read yet. Its parameters are the sender's words: until
+/// `state` has matched a sign-in this browser started, none of them may reach the screen.
+pub struct UncheckedResponse {
+    params: HashMap<&'static str, String>,
+}
+
+// Its values may be tokens: only the names are shown.
+impl std::fmt::Debug for UncheckedResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.params.keys()).finish()
     }
 }
 
-/// Parses `fragment`, with or without its leading `#`.
-pub fn parse(fragment: &str) -> Result<AuthorizationResponse, OidcError> {
+impl UncheckedResponse {
+    pub fn state(&self) -> Option<&str> {
+        self.params.get("state").map(String::as_str)
+    }
+
+    /// Reads the response. Call it only once `state` has matched: its errors may quote
+    /// what the sender wrote.
+    pub fn read(mut self) -> Result<AuthorizationResponse, OidcError> {
+        let params = &mut self.params;
+        let state = params.remove("state");
+        if let Some(code) = params.remove("error") {
+            return Ok(AuthorizationResponse::Error {
+                code,
+                description: params.remove("error_description"),
+                state,
+            });
+        }
+        let access_token = params
+            .remove("access_token")
+            .ok_or(OidcError::MissingParameter("access_token"))?;
+        let token_type = params
+            .remove("token_type")
+            .ok_or(OidcError::MissingParameter("token_type"))?;
+        if !token_type.eq_ignore_ascii_case("bearer") {
+            return Err(OidcError::UnsupportedTokenType(token_type));
+        }
+        let expires_in = params
+            .remove("expires_in")
+            .ok_or(OidcError::MissingParameter("expires_in"))?;
+        let expires_in = expires_in
+            .parse::<u64>()
+            .ok()
+            .filter(|&seconds| seconds > 0 && expires_in.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or(OidcError::InvalidExpiresIn)?;
+        Ok(AuthorizationResponse::Tokens(TokenResponse {
+            access_token,
+            id_token: params.remove("id_token"),
+            expires_in,
+            scope: params.remove("scope"),
+            state,
+        }))
+    }
+}
+
+/// Parses `fragment`, with or without its leading `#`, as far as its shape: the errors
+/// here name only parameters this app knows, never a value.
+pub fn parse(fragment: &str) -> Result<UncheckedResponse, OidcError> {
     let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
     if fragment.is_empty() {
         return Err(OidcError::MalformedResponse(
@@ -91,44 +141,16 @@ pub fn parse(fragment: &str) -> Result<AuthorizationResponse, OidcError> {
             )));
         }
     }
-
-    let state = params.remove("state");
-    if let Some(code) = params.remove("error") {
-        return Ok(AuthorizationResponse::Error {
-            code,
-            description: params.remove("error_description"),
-            state,
-        });
-    }
-    let access_token = params
-        .remove("access_token")
-        .ok_or(OidcError::MissingParameter("access_token"))?;
-    let token_type = params
-        .remove("token_type")
-        .ok_or(OidcError::MissingParameter("token_type"))?;
-    if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(OidcError::UnsupportedTokenType(token_type));
-    }
-    let expires_in = params
-        .remove("expires_in")
-        .ok_or(OidcError::MissingParameter("expires_in"))?;
-    let expires_in = expires_in
-        .parse::<u64>()
-        .ok()
-        .filter(|&seconds| seconds > 0 && expires_in.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or(OidcError::InvalidExpiresIn)?;
-    Ok(AuthorizationResponse::Tokens(TokenResponse {
-        access_token,
-        id_token: params.remove("id_token"),
-        expires_in,
-        scope: params.remove("scope"),
-        state,
-    }))
+    Ok(UncheckedResponse { params })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(fragment: &str) -> Result<AuthorizationResponse, OidcError> {
+        super::parse(fragment).and_then(UncheckedResponse::read)
+    }
 
     fn tokens(fragment: &str) -> TokenResponse {
         match parse(fragment) {
@@ -222,6 +244,25 @@ mod tests {
             let error = parse(fragment).expect_err(fragment);
             assert_eq!(error.code(), code, "{fragment:.60}");
         }
+    }
+
+    #[test]
+    fn the_state_is_read_before_any_other_value() {
+        let unchecked =
+            super::parse("token_type=<b>Call+us</b>&access_token=a&expires_in=1&state=s1")
+                .expect("well-formed");
+        assert_eq!(unchecked.state(), Some("s1"));
+        assert!(super::parse("error=x&error_description=y")
+            .expect("well-formed")
+            .state()
+            .is_none());
+        // Errors before the state check name known parameters only, never a value.
+        let error = super::parse("error=a&error=<b>phish</b>").expect_err("duplicate");
+        assert!(
+            !error.explanation().contains("phish"),
+            "{}",
+            error.explanation()
+        );
     }
 
     #[test]

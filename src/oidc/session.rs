@@ -12,8 +12,14 @@ const RENEW_AT_MOST_EARLY_MS: u64 = 60_000;
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub access_token: String,
-    /// Kept for logout's `id_token_hint`.
+    /// Shown decoded by the token inspector, and never sent anywhere: logout names the
+    /// session with `logout_hint` (the `sid` below), not `id_token_hint`, because this
+    /// sample never puts a token in a URL.
     pub id_token: Option<String>,
+    /// The ID token's `sid`, the tenant's session: logout's `logout_hint`, so that the tenant
+    /// can end that session without asking the user to confirm.
+    #[serde(default)]
+    pub sid: Option<String>,
     /// When the tokens were received, in milliseconds since the epoch.
     pub issued_at: u64,
     /// Milliseconds since the epoch.
@@ -50,6 +56,18 @@ impl Session {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+
+    /// Whether `renewed` is for the same user as this session: the same `iss` and `sub`.
+    /// A renewal answers for whoever is signed in at the tenant now, which may be someone
+    /// else who signed in in this browser meanwhile. Without ID tokens
+    /// (`response_type=token`) there is nothing to compare, and this cannot tell.
+    pub fn is_same_user(&self, renewed: &Session) -> bool {
+        match (&self.profile, &renewed.profile) {
+            (Some(now), Some(next)) => now.iss == next.iss && now.sub == next.sub,
+            (None, None) => true,
+            _ => false,
+        }
+    }
 }
 
 /// What a callback is checked against.
@@ -77,7 +95,7 @@ pub fn establish(
     transaction: &Transaction,
     context: &CallbackContext<'_>,
 ) -> Result<Session, OidcError> {
-    let profile = if transaction.response_type.wants_id_token() {
+    let (profile, sid) = if transaction.response_type.wants_id_token() {
         let id_token = id_token.ok_or(OidcError::MissingIdToken)?;
         let profile = claims::validate(
             id_token.claims,
@@ -94,10 +112,10 @@ pub fn establish(
             Some(at_hash) if at_hash != id_token.access_token_at_hash => {
                 return Err(OidcError::AtHashMismatch)
             }
-            Some(_) => Some(profile),
+            Some(_) => (Some(profile), id_token.claims.sid.clone()),
         }
     } else {
-        None
+        (None, None)
     };
     let scopes = response
         .scope
@@ -112,6 +130,7 @@ pub fn establish(
             .saturating_add(response.expires_in.saturating_mul(1000)),
         access_token: response.access_token,
         id_token: response.id_token.filter(|_| profile.is_some()),
+        sid,
         scopes,
         profile,
     })
@@ -136,6 +155,7 @@ mod tests {
             nbf: None,
             nonce: Some("n".into()),
             at_hash: Some("hash-of-at".into()),
+            sid: Some("tenant-session-1".into()),
             name: Some("Ann".into()),
             nickname: None,
             email: None,
@@ -194,6 +214,7 @@ mod tests {
         assert!(session.has_scope("create:appointments"));
         assert_eq!(session.profile.as_ref().map(|p| p.sub.as_str()), Some("u1"));
         assert_eq!(session.id_token.as_deref(), Some("a.b.c"));
+        assert_eq!(session.sid.as_deref(), Some("tenant-session-1"));
         assert!(!session.is_expired(NOW_MS));
         assert!(session.is_expired(1_800_007_200_000.0));
     }
@@ -233,6 +254,7 @@ mod tests {
         let session = |lifetime_ms: u64| Session {
             access_token: "at".into(),
             id_token: None,
+            sid: None,
             issued_at: 1_000_000,
             expires_at: 1_000_000 + lifetime_ms,
             scopes: vec![],
@@ -275,5 +297,41 @@ mod tests {
         )
         .expect("valid");
         assert!(!format!("{session:?}").contains("\"at\""));
+    }
+
+    #[test]
+    fn a_renewal_for_another_user_is_recognised() {
+        let tx = transaction(ResponseType::IdTokenToken);
+        let signed_in = |claims: &IdTokenClaims| {
+            establish(response(None), verified(claims), &tx, &context()).expect("valid")
+        };
+        let alice = signed_in(&claims());
+        assert!(alice.is_same_user(&signed_in(&claims())));
+
+        let mut bob = claims();
+        bob.sub = Some("u2".into());
+        assert!(!alice.is_same_user(&signed_in(&bob)));
+
+        // The same `sub` from another issuer is another user: the ID token's `iss` is
+        // checked against the tenant, so this needs a changed configuration, but the rule
+        // does not rely on that.
+        let mut elsewhere = signed_in(&claims());
+        if let Some(profile) = elsewhere.profile.as_mut() {
+            profile.iss = "https://other.example/".into();
+        }
+        assert!(!alice.is_same_user(&elsewhere));
+
+        let token_only = establish(
+            response(None),
+            None,
+            &transaction(ResponseType::Token),
+            &context(),
+        )
+        .expect("valid");
+        assert!(
+            token_only.is_same_user(&token_only.clone()),
+            "nothing to compare"
+        );
+        assert!(!alice.is_same_user(&token_only));
     }
 }

@@ -30,9 +30,7 @@ pub fn callback_page() -> Html {
                 match outcome {
                     Ok(return_to) => {
                         if let Some(navigator) = navigator {
-                            navigator.replace(
-                                &Route::recognize(&return_to).unwrap_or(Route::Appointments),
-                            );
+                            navigator.replace(&Route::after_sign_in(&return_to));
                         }
                     }
                     Err(error) => failure.set(Some(error)),

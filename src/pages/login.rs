@@ -37,11 +37,17 @@ pub fn login_page() -> Html {
         };
     }
 
+    let other_user = auth.signed_out_reason == Some(SignedOutReason::OtherUser);
     let sign_in = {
         let auth = auth.clone();
         let error = error.clone();
         Callback::from(move |_: MouseEvent| {
-            if let Err(e) = auth.login(return_to.as_deref()) {
+            let started = if other_user {
+                auth.login_choosing_account(return_to.as_deref())
+            } else {
+                auth.login(return_to.as_deref())
+            };
+            if let Err(e) = started {
                 error.set(Some(e.to_string()));
             }
         })
@@ -55,6 +61,11 @@ pub fn login_page() -> Html {
                     { "Your session is no longer valid: the appointments API did not accept your access token. Sign in again to continue where you were." }
                 </p>
             }
+            if other_user {
+                <p class="note warning" role="alert" id="signed-out-other-user">
+                    { "You were signed out: someone else has signed in at the tenant in this browser, and this app will not switch to their account without asking. Sign in again, and the tenant will ask who is signing in." }
+                </p>
+            }
             <p>
                 { "Signing in takes you to " }<strong>{ config.domain.origin() }</strong>
                 { ", where you enter your credentials. It sends you back here with an access token for the appointments API; this app checks it before using it." }
@@ -64,7 +75,9 @@ pub fn login_page() -> Html {
                     { "This app is configured with response_type=token: without an ID token it cannot detect an access token injected into the redirect (RFC 9700 §4.6). Use “id_token token” unless you have a reason not to." }
                 </p>
             }
-            <button type="button" class="button primary" id="sign-in" onclick={sign_in}>{ "Sign in" }</button>
+            <button type="button" class="button primary" id="sign-in" onclick={sign_in}>
+                { if other_user { "Sign in again" } else { "Sign in" } }
+            </button>
             if let Some(message) = &*error {
                 <ErrorPanel title="Sign-in could not start" message={message.clone()} />
             }

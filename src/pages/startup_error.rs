@@ -26,15 +26,21 @@ pub fn startup_error_page(props: &StartupErrorProps) -> Html {
         ),
         StartupError::TenantUnreachable { url } => (
             "The sign-in server is not reachable",
-            format!("No answer from {url}."),
+            format!("No readable answer from {url}: the server is down or unreachable, or it does not allow this site to read it (CORS)."),
             "tenant_unreachable".into(),
-            "Check that the tenant in config.json is running and reachable from this browser, then reload.",
+            "Check `domain` in config.json, and that the tenant is running and reachable from this browser, then reload.",
+        ),
+        StartupError::DiscoveryStatus { url, status } => (
+            "The sign-in server's discovery document could not be loaded",
+            format!("{url} answered HTTP {status}."),
+            "discovery_failed".into(),
+            "A 404 would mean Auth0's fixed paths; any other status is an error at the tenant or a wrong `domain` in config.json. Fix it, then reload.",
         ),
         StartupError::Discovery(error) => (
             "The sign-in server's configuration is not usable",
             error.to_string(),
             "discovery_invalid".into(),
-            "Check `domain` in config.json: it must be the tenant's own domain.",
+            "Check `domain` in config.json: it must be the tenant's domain or its exact issuer URL.",
         ),
     };
     let reload = Callback::from(|_: MouseEvent| location::reload());
