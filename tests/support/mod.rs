@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
+pub mod oidc_provider;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -144,6 +146,17 @@ impl Stack {
             .route(
                 "/config.json",
                 get(move || async move { axum::Json(config) }),
+            )
+            // A "tenant" whose discovery answers with a chosen status: `domain` set to
+            // `<spa>/status/500` gets a 500 from its discovery URL.
+            .route(
+                "/status/{code}/.well-known/openid-configuration",
+                get(
+                    |axum::extract::Path(code): axum::extract::Path<u16>| async move {
+                        axum::http::StatusCode::from_u16(code)
+                            .unwrap_or(axum::http::StatusCode::BAD_REQUEST)
+                    },
+                ),
             )
             .fallback_service(ServeDir::new(&dist).fallback(ServeFile::new(index)))
             .layer(axum::middleware::from_fn_with_state(

@@ -140,6 +140,7 @@ pub(crate) fn externalize_loader(out: &Path) -> Result<()> {
 fn test() -> Result<()> {
     let tools = Toolchain::ensure(true)?;
     tools.ensure_axe_core()?;
+    tools.ensure_interop_provider()?;
     tools::ensure_program("nginx", &["nginx"], "the deployment test")?;
     let root = project_root();
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;

@@ -18,6 +18,8 @@ const BINARYEN_VERSION: &str = "132";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const AXE_CORE_VERSION: &str = "4";
 const AXE_CORE_FILE: &str = ".tools/node_modules/axe-core/axe.min.js";
+/// node-oidc-provider for the interoperability test, pinned by its package-lock.json.
+const INTEROP_DIR: &str = "tests/interop";
 
 pub struct Toolchain {
     path: OsString,
@@ -152,6 +154,28 @@ impl Toolchain {
             return Ok(());
         }
         self.npm_install(&format!("axe-core@{AXE_CORE_VERSION}"))
+    }
+
+    /// node-oidc-provider and its dependencies for `tests/e2e_interop.rs`, exactly as
+    /// `tests/interop/package-lock.json` pins them (`npm ci`). Skipped while the lock file is
+    /// the one the installed `node_modules` was made from.
+    pub fn ensure_interop_provider(&self) -> Result<()> {
+        let dir = project_root().join(INTEROP_DIR);
+        let lock_path = dir.join("package-lock.json");
+        let lock = fs::read(&lock_path)
+            .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+        let stamp = dir.join("node_modules/.installed-from-package-lock.json");
+        let installed = dir.join("node_modules/oidc-provider/package.json").exists()
+            && fs::read(&stamp).is_ok_and(|s| s == lock);
+        if installed {
+            return Ok(());
+        }
+        println!("xtask: installing {INTEROP_DIR}'s npm packages (npm ci)");
+        run(self
+            .command("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir))?;
+        fs::write(&stamp, &lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
     }
 
     /// Installs an npm package into `.tools/`, out of the way of the repository.
