@@ -116,3 +116,31 @@ async fn a_replayed_callback_url_is_rejected() {
     .await;
     browser.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_response_shows_none_of_its_words() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    let phishing = "Call+%2B1-555-0100+to+restore+your+account";
+    for fragment in [
+        format!("error=access_denied&error_description={phishing}&state=forged"),
+        format!("error={phishing}&state=forged"),
+        format!("access_token=x&token_type={phishing}&expires_in=60&state=forged"),
+        format!("access_token=x&token_type={phishing}&expires_in=60"),
+    ] {
+        browser
+            .goto(&format!("{}/callback#{fragment}", stack.spa))
+            .await
+            .expect("the forged callback");
+        let alert = text_of(&browser, "[role=alert]").await;
+        assert!(alert.contains("Sign-in failed"), "{fragment}: {alert}");
+        assert!(
+            alert.contains("state_mismatch") || alert.contains("state_missing"),
+            "{fragment}: {alert}"
+        );
+        let page = text_of(&browser, "body").await;
+        assert!(!page.contains("555-0100"), "{fragment}: shown: {page}");
+        assert_eq!(stored_session(&browser).await, json!([null, null]));
+    }
+    browser.close().await.expect("close");
+}

@@ -245,3 +245,63 @@ async fn only_a_user_with_create_scope_sees_the_form_and_a_created_appointment_a
     assert!(error.contains("end"), "{error}");
     alice.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renewal_that_answers_for_another_user_signs_out_and_lets_the_user_choose() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    sign_in_to(&browser, &stack, ALICE, "/tokens", "#access-token-claims").await;
+    assert!(text_of(&browser, ".user-name").await.contains("Alice"));
+
+    // Bob signs in at the tenant in another tab of the same browser.
+    let app = browser.window().await.expect("window");
+    let other = browser.new_window(true).await.expect("new tab");
+    browser
+        .switch_to_window(other.handle)
+        .await
+        .expect("switch");
+    browser
+        .goto(&format!(
+            "{}/v2/logout?client_id=appointments-spa",
+            stack.tenant
+        ))
+        .await
+        .expect("tenant logout");
+    sign_in_to_list(&browser, &stack, BOB, "/appointments").await;
+    let _ = browser.close_window().await;
+    browser
+        .switch_to_window(app)
+        .await
+        .expect("back to Alice's tab");
+
+    // The next renewal answers for Bob: not adopted.
+    let requests = stack.api_requests.load(Ordering::SeqCst);
+    click(&browser, "#renew-now").await;
+    let why = text_of(&browser, "#signed-out-other-user").await;
+    assert!(why.contains("someone else has signed in"), "{why}");
+    assert_eq!(stored_session(&browser).await, json!([null, null]));
+    assert!(
+        browser.find(Locator::Css(".user-name")).await.is_err(),
+        "nobody is shown as signed in"
+    );
+    assert_eq!(
+        stack.api_requests.load(Ordering::SeqCst),
+        requests,
+        "nothing was sent with Bob's token"
+    );
+
+    // Signing in again asks who signs in, although the tenant has Bob's session.
+    assert_eq!(text_of(&browser, "#sign-in").await, "Sign in again");
+    click(&browser, "#sign-in").await;
+    find(&browser, "#username").await;
+    assert!(browser.current_url_string().await.contains("prompt=login"));
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    find(&browser, "#access-token-claims").await;
+    assert!(text_of(&browser, ".user-name").await.contains("Alice"));
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/tokens", stack.spa),
+        "back where Alice was"
+    );
+    browser.close().await.expect("close");
+}

@@ -210,3 +210,81 @@ async fn on_the_callback_the_keys_are_fetched_alongside_discovery_and_only_there
     }
     panic!("the JWKS request never started before discovery answered: {seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_falls_back_to_auth0_paths_only_on_404_and_names_other_failures() {
+    // `<spa>/status/N` stands in for a tenant whose discovery answers N; a closed port for
+    // one that does not answer.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let closed = format!(
+        "http://127.0.0.1:{}",
+        closed.local_addr().expect("port").port()
+    );
+    for (domain, expected) in [
+        ("{spa}/status/404", None),
+        (
+            "{spa}/status/500",
+            Some("{spa}/status/500/.well-known/openid-configuration answered HTTP 500"),
+        ),
+        (
+            "{spa}/status/403",
+            Some("{spa}/status/403/.well-known/openid-configuration answered HTTP 403"),
+        ),
+        (
+            closed.as_str(),
+            Some("No readable answer from {closed}/.well-known/openid-configuration"),
+        ),
+    ] {
+        let stack = Stack::start_knowing_the_origin(
+            |spa, mut config| {
+                config["domain"] = domain.replace("{spa}", spa).into();
+                config
+            },
+            None,
+        )
+        .await;
+        let browser = stack.browser().await;
+        browser
+            .goto(&format!("{}/", stack.spa))
+            .await
+            .expect("open the app");
+        match expected {
+            None => {
+                text_of(&browser, "#sign-in").await;
+            }
+            Some(expected) => {
+                let expected = expected
+                    .replace("{spa}", &stack.spa)
+                    .replace("{closed}", &closed);
+                let error = text_of(&browser, "[role=alert]").await;
+                assert!(error.contains(&expected), "{domain}: {error}");
+                assert!(
+                    browser
+                        .find(fantoccini::Locator::Css("#sign-in"))
+                        .await
+                        .is_err(),
+                    "{domain}: no sign-in with an unusable tenant"
+                );
+            }
+        }
+        browser.close().await.expect("close");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_path_to_the_callback_lands_on_the_list_instead_of_waiting() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    browser
+        .goto(&format!("{}/?return_to=%2Fcallback", stack.spa))
+        .await
+        .expect("open the app");
+    click(&browser, "#sign-in").await;
+    sign_in_at_tenant(&browser, &stack, ALICE, "accept").await;
+    text_of(&browser, "#appointments-list").await;
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{}/appointments", stack.spa)
+    );
+    browser.close().await.expect("close");
+}

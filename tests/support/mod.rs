@@ -131,10 +131,18 @@ impl Stack {
         edit: impl Fn(Value) -> Value + Send + Sync + 'static,
         token_lifetime: Option<u64>,
     ) -> Stack {
+        Self::start_knowing_the_origin(move |_, config| edit(config), token_lifetime).await
+    }
+
+    /// As [`Stack::start_custom`], with the SPA's own origin given to `edit`.
+    pub async fn start_knowing_the_origin(
+        edit: impl Fn(&str, Value) -> Value,
+        token_lifetime: Option<u64>,
+    ) -> Stack {
         let spa_listener = bind().await;
         let spa = origin(&spa_listener);
         let servers = Servers::start(&spa, &format!("{spa}/"), token_lifetime).await;
-        let config = edit(servers.config());
+        let config = edit(&spa, servers.config());
         let dist = dist_dir();
         let index = dist.join("index.html");
         assert!(
