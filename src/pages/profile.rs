@@ -200,7 +200,7 @@ fn userinfo_error(
         UserInfoError::Unauthorized { description } => html! {
             <ErrorPanel
                 title="The tenant did not accept your access token"
-                message="/userinfo answered 401: the access token has expired or been revoked, or was issued without the `openid` scope. Sign in again to get a new one."
+                message="/userinfo answered 401. Either the access token has expired or been revoked, or it was issued without the `openid` scope: signing in again gets a new one. Or the provider does not accept tokens issued for an API (`audience`) there, as some OpenID providers other than Auth0 do: then the profile can only come from the ID token, shown above."
                 detail={description.clone().map(|d| AttrValue::from(format!("The tenant said: {d}")))}
                 {code}
             >
