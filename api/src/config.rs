@@ -18,6 +18,8 @@ pub const DEFAULT_AUDIENCE: &str = "appointments:api";
 pub const DEFAULT_BIND: &str = "127.0.0.1:7001";
 /// Default CORS origins (the SPA served by `trunk serve`).
 pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:8080,http://127.0.0.1:8080";
+/// The largest clock-skew leeway accepted, in seconds.
+pub const MAX_LEEWAY_SECS: u64 = 300;
 /// Default SQLite file, relative to the working directory.
 pub const DEFAULT_DATABASE: &str = "appointments.sqlite3";
 
@@ -60,11 +62,14 @@ impl fmt::Display for Database {
 /// Everything the API needs to run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The token issuer, exactly as it appears in `iss`: an absolute http(s) URL ending in `/`.
+    /// The token issuer: an absolute http(s) URL, with or without a path and a trailing
+    /// `/`. Discovery's `issuer` must equal it (give or take one trailing `/`) and tokens'
+    /// `iss` must equal discovery's `issuer` exactly; without discovery, this exactly.
     pub issuer: String,
     /// The API identifier that `aud` must contain.
     pub audience: String,
-    /// Where to fetch the signing keys; `None` means discovery, then `<issuer>.well-known/jwks.json`.
+    /// Where to fetch the signing keys; `None` means discovery, then `<issuer>/.well-known/jwks.json`.
+    /// Under an https issuer it must be https.
     pub jwks_uri: Option<Url>,
     /// The listening address (used by the binary and [`crate::spawn`] ignores it).
     pub bind: SocketAddr,
@@ -74,7 +79,7 @@ pub struct Settings {
     pub database: Database,
     /// Give a user seen for the first time three sample appointments.
     pub sample_data: bool,
-    /// Clock-skew leeway for `exp` and `nbf`, in seconds.
+    /// Clock-skew leeway for `exp` and `nbf`, in seconds (at most [`MAX_LEEWAY_SECS`]).
     pub leeway_secs: u64,
     /// An unknown `kid` re-fetches the JWKS at most this often.
     pub jwks_min_refetch_interval: Duration,
@@ -171,7 +176,11 @@ impl Settings {
             None => DEFAULT_AUDIENCE.to_string(),
         };
         let jwks_uri = match lookup("--jwks-uri") {
-            Some((src, v)) => Some(validate_http_url(&v).map_err(|m| invalid(src, m))?),
+            Some((src, v)) => Some(
+                validate_http_url(&v)
+                    .and_then(|uri| check_jwks_uri(&issuer, uri))
+                    .map_err(|m| invalid(src, m))?,
+            ),
             None => None,
         };
         let bind = match lookup("--bind") {
@@ -244,13 +253,16 @@ appointments-api: the appointments resource server (validates Auth0 RS256 access
 Usage: appointments-api [OPTIONS]
 
 Options (each also an environment variable; flags win):
-  --issuer URL            AUTH0_ISSUER     token issuer, ending in '/'
+  --issuer URL            AUTH0_ISSUER     token issuer, as its discovery document names it
+                                           (a trailing '/' or not); may have a path
                                            [default: http://localhost:7002/]
-                                           e.g. https://dev-abc.us.auth0.com/
+                                           e.g. https://dev-abc.us.auth0.com/,
+                                           https://sso.example.com/realms/demo
   --audience ID           AUTH0_AUDIENCE   API identifier tokens must be for
                                            [default: appointments:api]
-  --jwks-uri URL          AUTH0_JWKS_URI   signing keys [default: from the issuer's
-                                           discovery document, else <issuer>.well-known/jwks.json]
+  --jwks-uri URL          AUTH0_JWKS_URI   signing keys, https under an https issuer
+                                           [default: from the issuer's discovery
+                                           document, else <issuer>/.well-known/jwks.json]
   --bind ADDR:PORT        BIND             [default: 127.0.0.1:7001]
   --allowed-origins LIST  ALLOWED_ORIGINS  comma-separated CORS origins
                                            [default: http://localhost:8080,http://127.0.0.1:8080]
@@ -282,14 +294,17 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Checks an issuer: an absolute http(s) URL ending in `/`. Returns it unchanged
-/// (tokens' `iss` is compared with it byte for byte).
+/// Checks an issuer: an absolute http(s) URL without credentials, query or fragment,
+/// with or without a path and a trailing `/` (Auth0 `https://dev-abc.us.auth0.com/`,
+/// Okta `https://x.okta.com/oauth2/default`, Keycloak `https://host/realms/demo`).
+/// Returns it trimmed of surrounding whitespace and otherwise unchanged: it is
+/// compared with discovery's `issuer`, and without discovery with tokens' `iss`.
 pub fn validate_issuer(value: &str) -> Result<String, String> {
     let value = value.trim();
     let url = Url::parse(value).map_err(|e| {
         format!(
-            "{value:?} is not an absolute URL ({e}); the issuer looks like \
-             https://dev-abc.us.auth0.com/ (with the trailing slash)"
+            "{value:?} is not an absolute URL ({e}); an issuer looks like \
+             https://dev-abc.us.auth0.com/ or https://sso.example.com/realms/demo"
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -300,10 +315,9 @@ pub fn validate_issuer(value: &str) -> Result<String, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("{value:?} must not have a query or fragment"));
     }
-    if !value.ends_with('/') {
+    if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
-            "{value:?} must end with '/': Auth0 issuers do (try \"{value}/\"), and the \
-             token's iss is compared exactly"
+            "{value:?} must not contain a user name or password"
         ));
     }
     Ok(value.to_string())
@@ -318,28 +332,55 @@ fn validate_http_url(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// A JWKS URI for `issuer` (already validated): https under an https issuer.
+pub fn check_jwks_uri(issuer: &str, jwks_uri: Url) -> Result<Url, String> {
+    let issuer = Url::parse(issuer).map_err(|e| format!("issuer {issuer:?}: {e}"))?;
+    crate::auth::discovery::check_jwks_scheme(&issuer, &jwks_uri)?;
+    Ok(jwks_uri)
+}
+
 /// Parses a comma-separated list of origins (`scheme://host[:port]`).
 pub fn parse_origins(value: &str) -> Result<Vec<String>, String> {
     let mut origins = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let url = Url::parse(item)
-            .map_err(|_| format!("{item:?} is not an origin like http://localhost:8080"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(format!(
-                "{item:?} is not an http(s) origin like http://localhost:8080"
-            ));
-        }
-        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-            return Err(format!(
-                "{item:?} is not an origin: no path, e.g. http://localhost:8080"
-            ));
-        }
-        let origin = url.origin().ascii_serialization();
+        let origin = parse_origin(item)?;
         if !origins.contains(&origin) {
             origins.push(origin);
         }
     }
     Ok(origins)
+}
+
+/// Parses one origin (`scheme://host[:port]`, a trailing `/` allowed) into the form
+/// browsers send in `Origin`. A wildcard is not an origin.
+pub fn parse_origin(item: &str) -> Result<String, String> {
+    let item = item.trim();
+    let url = Url::parse(item).map_err(|_| {
+        format!(
+            "{item:?} is not an origin like http://localhost:8080 (list each origin; no wildcards)"
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{item:?} is not an http(s) origin like http://localhost:8080"
+        ));
+    }
+    if url.host_str().is_some_and(|h| h.contains('*')) {
+        return Err(format!(
+            "{item:?}: wildcards are not supported; list each origin"
+        ));
+    }
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(format!(
+            "{item:?} is not an origin: no path, e.g. http://localhost:8080"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -413,11 +454,44 @@ mod tests {
     }
 
     #[test]
+    fn issuers_of_any_provider_are_kept_as_written() {
+        for issuer in [
+            "https://dev-abc.us.auth0.com/",
+            "https://dev-abc.us.auth0.com",
+            "https://x.okta.com/oauth2/default",
+            "https://sso.example.com/realms/demo",
+            "https://sso.example.com/realms/demo/",
+            "http://localhost:7002",
+            "http://127.0.0.1:7002/",
+            "http://tenant.internal:8080/",
+        ] {
+            let s = parse(&["--issuer", issuer], &[]).unwrap();
+            assert_eq!(s.issuer, issuer);
+            let s = parse(&[], &[("AUTH0_ISSUER", &format!(" {issuer} "))]).unwrap();
+            assert_eq!(s.issuer, issuer, "trimmed, otherwise unchanged");
+        }
+    }
+
+    #[test]
     fn bad_issuer_is_explained() {
-        let e = parse(&["--issuer", "https://dev-abc.us.auth0.com"], &[]).unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.starts_with("--issuer: "), "{msg}");
-        assert!(msg.contains("must end with '/'"), "{msg}");
+        for (issuer, why) in [
+            (
+                "https://dev-abc.us.auth0.com/?tenant=x",
+                "query or fragment",
+            ),
+            ("https://dev-abc.us.auth0.com/?", "query or fragment"),
+            ("https://dev-abc.us.auth0.com/#x", "query or fragment"),
+            (
+                "https://user:pw@dev-abc.us.auth0.com/",
+                "user name or password",
+            ),
+            ("file:///etc/issuer", "http or https"),
+            ("/realms/demo", "not an absolute URL"),
+        ] {
+            let msg = parse(&["--issuer", issuer], &[]).unwrap_err().to_string();
+            assert!(msg.starts_with("--issuer: "), "{msg}");
+            assert!(msg.contains(why), "{issuer}: {msg}");
+        }
 
         let e = parse(&[], &[("AUTH0_ISSUER", "dev-abc.us.auth0.com")]).unwrap_err();
         let msg = e.to_string();
@@ -426,6 +500,61 @@ mod tests {
 
         let e = parse(&["--issuer", "ftp://x.test/"], &[]).unwrap_err();
         assert!(e.to_string().contains("http or https"), "{e}");
+    }
+
+    #[test]
+    fn jwks_uri_is_https_under_an_https_issuer() {
+        let e = parse(
+            &[
+                "--issuer",
+                "https://x.okta.com/oauth2/default",
+                "--jwks-uri",
+                "http://x.okta.com/keys",
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("--jwks-uri: "), "{e}");
+        assert!(
+            e.to_string().contains("plain http under the https issuer"),
+            "{e}"
+        );
+        let s = parse(
+            &[
+                "--issuer",
+                "https://x.okta.com/oauth2/default",
+                "--jwks-uri",
+                "https://x.okta.com/keys",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.jwks_uri.unwrap().as_str(), "https://x.okta.com/keys");
+        // The local dev tenant: plain http throughout.
+        let s = parse(&["--jwks-uri", "http://localhost:7002/keys"], &[]).unwrap();
+        assert_eq!(s.jwks_uri.unwrap().as_str(), "http://localhost:7002/keys");
+    }
+
+    #[test]
+    fn origins_are_origins() {
+        assert_eq!(
+            parse_origin("http://localhost:8080/"),
+            Ok("http://localhost:8080".into())
+        );
+        assert_eq!(
+            parse_origin("HTTPS://App.Example.com:443"),
+            Ok("https://app.example.com".into())
+        );
+        for bad in [
+            "*",
+            "null",
+            "http://*.example.com",
+            "http://u:p@x.test",
+            "localhost:8080",
+            "",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

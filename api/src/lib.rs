@@ -17,6 +17,7 @@
 //! ```
 
 pub mod auth;
+mod body;
 pub mod config;
 pub mod routes;
 pub mod store;
@@ -61,18 +62,41 @@ impl std::error::Error for StartupError {}
 
 /// Builds the router: checks the settings, opens the database and creates its
 /// tables. The JWKS is fetched later, when the first token arrives.
-pub async fn app(settings: Settings) -> Result<Router, StartupError> {
-    config::validate_issuer(&settings.issuer)
-        .map_err(|m| StartupError::Config(format!("issuer: {m}")))?;
+///
+/// Settings built in code are checked as the command line's are: a bad one is a
+/// [`StartupError::Config`], never a panic.
+pub async fn app(mut settings: Settings) -> Result<Router, StartupError> {
+    let config_error =
+        |what: &str, message: String| StartupError::Config(format!("{what}: {message}"));
+    settings.issuer =
+        config::validate_issuer(&settings.issuer).map_err(|m| config_error("issuer", m))?;
     if settings.audience.trim().is_empty() {
         return Err(StartupError::Config("audience must not be empty".into()));
     }
+    if let Some(uri) = settings.jwks_uri.take() {
+        settings.jwks_uri = Some(
+            config::check_jwks_uri(&settings.issuer, uri)
+                .map_err(|m| config_error("jwks_uri", m))?,
+        );
+    }
+    if settings.leeway_secs > config::MAX_LEEWAY_SECS {
+        return Err(config_error(
+            "leeway_secs",
+            format!(
+                "{} is more than {}",
+                settings.leeway_secs,
+                config::MAX_LEEWAY_SECS
+            ),
+        ));
+    }
+    // tower-http's CORS layer panics on a `*` in a list: only real origins get there.
     let origins = settings
         .allowed_origins
         .iter()
         .map(|o| {
-            HeaderValue::from_str(o)
-                .map_err(|_| StartupError::Config(format!("allowed origin {o:?} is not valid")))
+            let origin = config::parse_origin(o).map_err(|m| config_error("allowed origin", m))?;
+            HeaderValue::from_str(&origin)
+                .map_err(|_| config_error("allowed origin", format!("{o:?} is not valid")))
         })
         .collect::<Result<Vec<_>, _>>()?;
 
@@ -87,6 +111,7 @@ pub async fn app(settings: Settings) -> Result<Router, StartupError> {
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(5))
         .user_agent(concat!("appointments-api/", env!("CARGO_PKG_VERSION")))
+        .redirect(auth::discovery::redirect_policy())
         .build()
         .map_err(|e| StartupError::HttpClient(e.to_string()))?;
     let auth = Arc::new(auth::Authenticator::new(&settings, client));

@@ -1,4 +1,5 @@
-//! The HTTP surface: `/api/appointments`, `/healthz`, CORS and request logging.
+//! The HTTP surface: `/api/appointments`, `/healthz`, CORS, the body limit and
+//! request logging.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -47,6 +48,7 @@ pub(crate) fn router(state: AppState, origins: Vec<HeaderValue>) -> Router {
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)
+        .layer(middleware::from_fn(crate::body::limit_body))
         .layer(cors)
         .layer(middleware::from_fn(log_request))
 }
@@ -76,7 +78,7 @@ async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint", None)
 }
 
-fn error_response(
+pub(crate) fn error_response(
     status: StatusCode,
     error: &str,
     description: &str,
@@ -117,15 +119,8 @@ async fn list(State(state): State<AppState>, request: Request) -> Response {
 }
 
 async fn create(State(state): State<AppState>, request: Request) -> Response {
+    // The body is at most MAX_BODY_BYTES, already read (crate::body::limit_body).
     let (parts, body) = request.into_parts();
-    let declared_length = parts
-        .headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_large_response();
-    }
     // A form body might carry a token (RFC 6750 §2.2), which is refused; JSON bodies
     // are not read until the caller is known.
     if auth::is_form_body(&parts.headers) {
@@ -187,7 +182,7 @@ async fn read_body(body: Body) -> Result<axum::body::Bytes, Response> {
         })
 }
 
-fn too_large_response() -> Response {
+pub(crate) fn too_large_response() -> Response {
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "request_too_large",

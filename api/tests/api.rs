@@ -3,87 +3,25 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use appointments_api::{Database, RunningApi, Settings, StartupError};
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::KeyPair as _;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
+use support::{now, sign, KEY, OTHER_KEY};
+
+mod support;
 
 const AUDIENCE: &str = "appointments:api";
 const ORIGIN: &str = "http://localhost:8080";
-
-// ---------------------------------------------------------------- keys
-
-struct TestKey {
-    encoding: EncodingKey,
-    public_pem: String,
-    n: String,
-    e: String,
-}
-
-impl TestKey {
-    fn generate() -> TestKey {
-        let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key");
-        let pkcs8: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8");
-        let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
-            .expect("encoding key");
-        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI");
-        let jwk =
-            serde_json::to_value(Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap())
-                .unwrap();
-        TestKey {
-            encoding,
-            public_pem: pem("PUBLIC KEY", spki.as_ref()),
-            n: jwk["n"].as_str().unwrap().to_string(),
-            e: jwk["e"].as_str().unwrap().to_string(),
-        }
-    }
-
-    fn jwk(&self, kid: &str) -> Value {
-        json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": self.n, "e": self.e })
-    }
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// The issuer's signing key (kid `key-1`, published from the start).
-static KEY: LazyLock<TestKey> = LazyLock::new(TestKey::generate);
-/// A second key: published later (rotation) or never (unknown key).
-static OTHER_KEY: LazyLock<TestKey> = LazyLock::new(TestKey::generate);
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn sign(key: &TestKey, kid: Option<&str>, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = kid.map(str::to_string);
-    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
-}
 
 // ---------------------------------------------------------------- test issuer
 
@@ -892,6 +830,86 @@ async fn bad_database_path_is_a_startup_error() {
 }
 
 #[tokio::test]
+async fn settings_built_in_code_are_checked_not_panicked_on() {
+    let issuer = "http://127.0.0.1:1/";
+    let cases: Vec<(&str, Box<dyn Fn(&mut Settings)>, &str)> = vec![
+        (
+            "a wildcard origin",
+            Box::new(|s| s.allowed_origins = vec!["*".into()]),
+            "no wildcards",
+        ),
+        (
+            "a wildcard among origins",
+            Box::new(|s| s.allowed_origins.push("*".into())),
+            "no wildcards",
+        ),
+        (
+            "a wildcard subdomain",
+            Box::new(|s| s.allowed_origins = vec!["https://*.example.com".into()]),
+            "wildcards are not supported",
+        ),
+        (
+            "an origin with a path",
+            Box::new(|s| s.allowed_origins = vec!["http://localhost:8080/app".into()]),
+            "no path",
+        ),
+        (
+            "an issuer with a query",
+            Box::new(|s| s.issuer = "https://dev-abc.us.auth0.com/?x=1".into()),
+            "query",
+        ),
+        (
+            "plain http keys under an https issuer",
+            Box::new(|s| {
+                s.issuer = "https://dev-abc.us.auth0.com/".into();
+                s.jwks_uri = Some("http://dev-abc.us.auth0.com/keys".parse().unwrap());
+            }),
+            "plain http under the https issuer",
+        ),
+        (
+            "a leeway that would overflow the clock",
+            Box::new(|s| s.leeway_secs = u64::MAX),
+            "leeway_secs",
+        ),
+        (
+            "an empty audience",
+            Box::new(|s| s.audience = " ".into()),
+            "audience",
+        ),
+    ];
+    for (name, configure, expected) in cases {
+        let mut settings = Settings::new(issuer, AUDIENCE);
+        configure(&mut settings);
+        match appointments_api::app(settings.clone()).await {
+            Err(StartupError::Config(message)) => {
+                assert!(message.contains(expected), "{name}: {message}")
+            }
+            Err(other) => panic!("{name}: {other}"),
+            Ok(_) => panic!("{name}: accepted"),
+        }
+        match appointments_api::spawn(settings).await {
+            Err(StartupError::Config(_)) => {}
+            Err(other) => panic!("{name}: {other}"),
+            Ok(_) => panic!("{name}: started"),
+        }
+    }
+    // Origins are taken in the form browsers send them.
+    let mut settings = Settings::new(issuer, AUDIENCE);
+    settings.allowed_origins = vec!["HTTP://LOCALHOST:8080/".into()];
+    let api = appointments_api::spawn(settings)
+        .await
+        .expect("a normalised origin");
+    let r = reqwest::Client::new()
+        .get(format!("{}/healthz", api.base_url()))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], ORIGIN);
+    api.shutdown().await;
+}
+
+#[tokio::test]
 async fn file_database_persists_across_restarts() {
     let dir = std::env::temp_dir().join(format!("appointments-api-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -936,6 +954,103 @@ async fn file_database_persists_across_restarts() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+// ---------------------------------------------------------------- bodies
+
+/// Every answer to a body over 16 KiB is the 413 with its JSON error, never a reset
+/// connection: the API reads the rest of the body before answering.
+#[tokio::test]
+async fn oversized_bodies_always_get_their_413() {
+    let env = Env::start().await;
+    let token = env.issuer.token("auth0|alice", "create:appointments");
+    let body = vec![b'x'; 1024 * 1024];
+    for i in 0..50 {
+        // Half on one kept-alive connection (it must still be usable after a 413),
+        // half on fresh connections.
+        let fresh;
+        let http = if i % 2 == 0 {
+            &env.http
+        } else {
+            fresh = reqwest::Client::new();
+            &fresh
+        };
+        let response = http
+            .post(env.url("/api/appointments"))
+            .bearer_auth(&token)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("iteration {i}: {e:?}"));
+        assert_eq!(
+            response.status(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "iteration {i}"
+        );
+        let error: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("iteration {i}: {e:?}"));
+        assert_eq!(error["error"], "request_too_large", "iteration {i}");
+        assert!(error["error_description"].is_string(), "iteration {i}");
+    }
+    // The kept-alive connection still serves ordinary requests.
+    let token = env.issuer.token("auth0|alice", "read:appointments");
+    assert_eq!(env.list(&token).await.len(), 3);
+}
+
+/// The same without a Content-Length: a chunked body that grows past the limit.
+#[tokio::test]
+async fn oversized_chunked_bodies_get_their_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::start().await;
+    let token = env.issuer.token("auth0|alice", "create:appointments");
+    let chunk = vec![b'x'; 64 * 1024];
+    for i in 0..10 {
+        let mut stream = tokio::net::TcpStream::connect(env.api.addr())
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /api/appointments HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n",
+            env.api.addr()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for _ in 0..16 {
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await
+                .unwrap_or_else(|e| panic!("iteration {i}: {e:?}"));
+            stream
+                .write_all(&chunk)
+                .await
+                .unwrap_or_else(|e| panic!("iteration {i}: {e:?}"));
+            stream
+                .write_all(b"\r\n")
+                .await
+                .unwrap_or_else(|e| panic!("iteration {i}: {e:?}"));
+        }
+        stream
+            .write_all(b"0\r\n\r\n")
+            .await
+            .unwrap_or_else(|e| panic!("iteration {i}: {e:?}"));
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+            .await
+            .expect("the answer within 20 s")
+            .unwrap_or_else(|e| panic!("iteration {i}: {e:?}"));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 413 "),
+            "iteration {i}: {answer}"
+        );
+        assert!(
+            answer.contains("\"error\":\"request_too_large\""),
+            "iteration {i}: {answer}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- the binary
 
 const BIN: &str = env!("CARGO_BIN_EXE_appointments-api");
@@ -961,14 +1076,14 @@ fn binary_help_and_bad_flags() {
     }
 
     let bad = std::process::Command::new(BIN)
-        .args(["--issuer", "https://dev-abc.us.auth0.com"])
+        .args(["--issuer", "https://dev-abc.us.auth0.com/?tenant=x"])
         .env_remove("AUTH0_ISSUER")
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        err.contains("--issuer") && err.contains("must end with '/'"),
+        err.contains("--issuer") && err.contains("must not have a query"),
         "{err}"
     );
 

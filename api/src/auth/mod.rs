@@ -1,0 +1,192 @@
+//! Authenticating requests: bearer token extraction (RFC 6750), RS256 JWT validation
+//! against the issuer's JWKS, scope checks and the RFC 6750 error responses.
+//!
+//! - [`error`]: the error responses;
+//! - [`header`]: finding the token in a request;
+//! - [`discovery`]: which issuer and which keys to trust;
+//! - [`jwks`](self::jwks): fetching and caching the keys.
+
+pub mod discovery;
+mod error;
+mod header;
+mod jwks;
+
+use std::collections::HashSet;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::Settings;
+
+pub use error::AuthError;
+pub use header::{extract_token, is_form_body, parse_bearer};
+use jwks::{JwksCache, JwksSource};
+
+/// The realm in every `WWW-Authenticate` challenge.
+pub const REALM: &str = "appointments";
+/// Scope for `GET /api/appointments`.
+pub const READ_SCOPE: &str = "read:appointments";
+/// Scope for `POST /api/appointments`.
+pub const CREATE_SCOPE: &str = "create:appointments";
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The token's `sub`.
+    pub sub: String,
+    /// From `scope` (space-separated) and Auth0's `permissions` array.
+    pub scopes: HashSet<String>,
+}
+
+impl Principal {
+    /// 403 unless the token grants `scope`.
+    pub fn require_scope(&self, scope: &'static str) -> Result<(), AuthError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope { scope })
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default)]
+    sub: Option<Value>,
+    #[serde(default)]
+    iss: Option<Value>,
+    #[serde(default)]
+    scope: Option<Value>,
+    #[serde(default)]
+    permissions: Option<Value>,
+}
+
+/// Validates access tokens: RS256 only, key from the issuer's JWKS, `aud`, `exp`,
+/// `nbf` with leeway, and `iss` equal to the issuer the keys were found for: the
+/// discovered `issuer`, or the configured one when the keys come from a configured
+/// JWKS URI or from Auth0's fixed path.
+pub struct Authenticator {
+    keys: JwksCache,
+    validation: Validation,
+    audience: String,
+}
+
+impl Authenticator {
+    /// Builds the validator; no network access until the first token arrives.
+    pub fn new(settings: &Settings, client: reqwest::Client) -> Authenticator {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.leeway = settings.leeway_secs;
+        let source = match &settings.jwks_uri {
+            Some(uri) => JwksSource::Fixed {
+                jwks_uri: uri.clone(),
+                issuer: settings.issuer.clone(),
+            },
+            None => JwksSource::Discover {
+                issuer: settings.issuer.clone(),
+            },
+        };
+        Authenticator {
+            keys: JwksCache::new(source, client, settings.jwks_min_refetch_interval),
+            validation,
+            audience: settings.audience.clone(),
+        }
+    }
+
+    /// Checks a token and returns who it is for (no scope check).
+    pub async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+        let invalid = |d: &str| AuthError::InvalidToken(d.to_string());
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(_), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid(
+                "the access token is not a signed JWT (header.payload.signature)",
+            ));
+        };
+        let header: Value = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(Value::is_object)
+            .ok_or_else(|| invalid("the access token's header is not valid base64url JSON"))?;
+        match header.get("alg").and_then(Value::as_str) {
+            Some("RS256") => {}
+            _ => return Err(invalid("the access token must be signed with RS256")),
+        }
+        if header.get("crit").is_some() {
+            return Err(invalid(
+                "the access token has critical header parameters this API does not support",
+            ));
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.as_str()),
+            Some(_) => return Err(invalid("the access token's kid is not a string")),
+        };
+
+        let key = self.keys.key_for(kid).await?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation)
+            .map_err(|e| AuthError::InvalidToken(self.describe(e.kind())))?;
+
+        let claims = data.claims;
+        let mut scopes = HashSet::new();
+        if let Some(Value::String(s)) = &claims.scope {
+            scopes.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_string));
+        }
+        if let Some(Value::Array(items)) = &claims.permissions {
+            scopes.extend(items.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+        // Exactly the issuer the key belongs to: no normalisation, no array.
+        if !matches!(&claims.iss, Some(Value::String(iss)) if **iss == *key.issuer) {
+            return Err(invalid(
+                "the access token's issuer (iss) is not the expected issuer",
+            ));
+        }
+        let sub = match claims.sub {
+            Some(Value::String(sub)) if !sub.is_empty() => sub,
+            _ => return Err(invalid("the access token's sub is missing or not a string")),
+        };
+        Ok(Principal { sub, scopes })
+    }
+
+    fn describe(&self, kind: &ErrorKind) -> String {
+        match kind {
+            ErrorKind::InvalidSignature => "the access token's signature is invalid".into(),
+            ErrorKind::ExpiredSignature => "the access token has expired (exp)".into(),
+            ErrorKind::ImmatureSignature => "the access token is not valid yet (nbf)".into(),
+            ErrorKind::InvalidIssuer => {
+                "the access token's issuer (iss) is not the expected issuer".into()
+            }
+            ErrorKind::InvalidAudience => {
+                format!(
+                    "the access token's audience (aud) does not include {}",
+                    self.audience
+                )
+            }
+            ErrorKind::MissingRequiredClaim(c) => format!("the access token has no {c} claim"),
+            ErrorKind::InvalidClaimFormat(c) => {
+                format!("the access token's {c} claim is malformed")
+            }
+            ErrorKind::InvalidAlgorithm => "the access token must be signed with RS256".into(),
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => {
+                "the access token is malformed or its claims have the wrong types".into()
+            }
+            other => {
+                println!("token verification failed unexpectedly: {other:?}");
+                "the access token could not be verified".into()
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Shared by the API's integration tests: RSA test keys and token signing.
+
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+pub struct TestKey {
+    pub encoding: EncodingKey,
+    pub public_pem: String,
+    n: String,
+    e: String,
+}
+
+impl TestKey {
+    pub fn generate() -> TestKey {
+        let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key");
+        let pkcs8: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8");
+        let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
+            .expect("encoding key");
+        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI");
+        let jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap())
+                .unwrap();
+        TestKey {
+            encoding,
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            n: jwk["n"].as_str().unwrap().to_string(),
+            e: jwk["e"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub fn jwk(&self, kid: &str) -> Value {
+        json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": self.n, "e": self.e })
+    }
+}
+
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The issuer's signing key (kid `key-1`, published from the start).
+pub static KEY: LazyLock<TestKey> = LazyLock::new(TestKey::generate);
+/// A second key: published later (rotation) or never (unknown key).
+pub static OTHER_KEY: LazyLock<TestKey> = LazyLock::new(TestKey::generate);
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn sign(key: &TestKey, kid: Option<&str>, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = kid.map(str::to_string);
+    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+}
