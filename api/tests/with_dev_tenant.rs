@@ -29,7 +29,9 @@ impl Tenant {
         Tenant { base, http }
     }
 
-    /// Authorize, log in, consent: the access token from the callback fragment.
+    /// Authorize, log in, consent: the access token from the callback fragment. Carries
+    /// the tenant's cookies as a browser would (its pages refuse requests without the
+    /// browser cookie from `/authorize`, and consent needs the session cookie).
     async fn access_token(&self, user: &str, password: &str) -> String {
         let page = self
             .http
@@ -50,10 +52,12 @@ impl Tenant {
             .await
             .expect("authorize");
         assert_eq!(page.status(), StatusCode::OK);
+        let jar = cookies_after("", &page);
         let tx = hidden_tx(&page.text().await.expect("login page"));
         let login = self
             .http
             .post(format!("{}u/login", self.base))
+            .header("cookie", &jar)
             .form(&[
                 ("tx", tx.as_str()),
                 ("username", user),
@@ -63,9 +67,11 @@ impl Tenant {
             .await
             .expect("login");
         assert_eq!(login.status(), StatusCode::SEE_OTHER);
+        let jar = cookies_after(&jar, &login);
         let consent = self
             .http
             .post(format!("{}u/consent", self.base))
+            .header("cookie", &jar)
             .form(&[("tx", tx.as_str()), ("decision", "accept")])
             .send()
             .await
@@ -83,6 +89,31 @@ impl Tenant {
             .collect();
         params.get("access_token").expect("an access token").clone()
     }
+}
+
+/// `jar` (a `Cookie` header value) with the response's `Set-Cookie`s applied.
+fn cookies_after(jar: &str, resp: &reqwest::Response) -> String {
+    let mut cookies: Vec<(String, String)> = jar
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    for set in resp.headers().get_all("set-cookie") {
+        let set = set.to_str().expect("an ASCII Set-Cookie");
+        let pair = set.split(';').next().unwrap_or_default();
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        cookies.retain(|(n, _)| n != name);
+        if !value.is_empty() && !set.contains("Max-Age=0") {
+            cookies.push((name.to_string(), value.to_string()));
+        }
+    }
+    cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn hidden_tx(html: &str) -> String {

@@ -28,11 +28,29 @@
 //! - Logout (`/v2/logout`, `/oidc/logout`) ends the session: `prompt=none` answers
 //!   `login_required` again.
 //!
+//! # Login CSRF and floods
+//!
+//! Every response of `/authorize` that starts a transaction (the login form, or the
+//! redirect to the consent page) sets the browser cookie `dev_tenant_browser`
+//! (`HttpOnly; SameSite=Lax; Path=/`, `Secure` on an https issuer; one random id per
+//! browser, kept while the browser runs, so several tabs can sign in at once). The
+//! transaction remembers it, and its pages (`GET` and `POST` of `/u/login` and
+//! `/u/consent`) answer 403 to a request without it: a sign-in started in one browser
+//! cannot be finished in another. The consent page also needs the session that signed
+//! in for the transaction (its cookie), so consent is given only by that session.
+//!
+//! Pending transactions are capped per client address and in total; a new one evicts
+//! the oldest rather than being refused (see [`crate::limits`]). Over-long parameters
+//! get the error page (`client_id`, `redirect_uri`, `state`, the whole query) or
+//! `#error=invalid_request` (the others). After [`crate::limits::MAX_FAILURES`] failed
+//! logins for one username from one address within a minute, the login form answers
+//! 429 with `Retry-After` to that pair.
+//!
 //! Redirects carry no `X-Frame-Options` and no Content-Security-Policy, so a hidden
 //! iframe on the application's origin can follow them to its callback; HTML pages keep
 //! `frame-ancestors 'none'` and `X-Frame-Options: DENY`.
 
-use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,13 +63,16 @@ use axum::Router;
 
 use crate::config::{User, OIDC_SCOPES};
 use crate::faults::{Fault, WRONG_STATE};
+use crate::limits::{self, Bounded, ClientAddr, Evictable, Verdict};
 use crate::pages::{consent_page, error_page, login_page};
 use crate::tokens::{granted_scopes, Grant};
 use crate::{lock, parse_form, session, QueryParams, Shared};
 
 /// How long a pending authorization request lives.
 pub const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
+/// Pending transactions kept at most, in all and per client address.
 const MAX_TRANSACTIONS: usize = 10_000;
+const MAX_TRANSACTIONS_PER_ADDR: usize = 1_000;
 
 /// A validated authorization request waiting for login and consent.
 #[derive(Debug, Clone)]
@@ -61,58 +82,66 @@ pub(crate) struct AuthRequest {
     pub grant: Grant,
 }
 
+/// Who signed in for a transaction, and in which tenant session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignedIn {
+    pub sub: String,
+    /// The session's `sid`.
+    pub sid: String,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Transaction {
     pub request: AuthRequest,
-    created: Instant,
+    /// The browser that started it: its `dev_tenant_browser` cookie.
+    browser: String,
     /// Set once the user has signed in for this transaction.
-    pub user_sub: Option<String>,
+    pub signed_in: Option<SignedIn>,
 }
 
-/// Pending transactions by id; single-use, expiring after [`TRANSACTION_LIFETIME`].
-#[derive(Default)]
-pub struct Transactions(Mutex<HashMap<String, Transaction>>);
+impl Evictable for Transaction {
+    fn keep_longer(&self) -> bool {
+        self.signed_in.is_some()
+    }
+}
+
+/// Pending transactions by id; single-use, expiring after [`TRANSACTION_LIFETIME`],
+/// bounded per client address and in total.
+pub struct Transactions(Mutex<Bounded<Transaction>>);
+
+impl Default for Transactions {
+    fn default() -> Self {
+        Transactions(Mutex::new(Bounded::new(
+            TRANSACTION_LIFETIME,
+            MAX_TRANSACTIONS_PER_ADDR,
+            MAX_TRANSACTIONS,
+        )))
+    }
+}
 
 impl Transactions {
-    fn insert(&self, request: AuthRequest, user_sub: Option<String>) -> Option<String> {
+    fn insert(&self, addr: IpAddr, t: Transaction) -> Option<String> {
         let id = crate::random_id()?;
-        let mut map = lock(&self.0);
-        map.retain(|_, t| t.created.elapsed() < TRANSACTION_LIFETIME);
-        if map.len() >= MAX_TRANSACTIONS {
-            return None;
-        }
-        map.insert(
-            id.clone(),
-            Transaction {
-                request,
-                created: Instant::now(),
-                user_sub,
-            },
-        );
+        lock(&self.0).insert(id.clone(), addr, t, Instant::now());
         Some(id)
     }
 
     fn get(&self, id: &str) -> Option<Transaction> {
-        lock(&self.0)
-            .get(id)
-            .filter(|t| t.created.elapsed() < TRANSACTION_LIFETIME)
-            .cloned()
+        lock(&self.0).get(id, Instant::now()).cloned()
     }
 
-    fn authenticate(&self, id: &str, sub: &str) -> bool {
-        match lock(&self.0).get_mut(id) {
-            Some(t) if t.created.elapsed() < TRANSACTION_LIFETIME => {
-                t.user_sub = Some(sub.to_string());
+    fn authenticate(&self, id: &str, signed_in: SignedIn) -> bool {
+        match lock(&self.0).get_mut(id, Instant::now()) {
+            Some(t) => {
+                t.signed_in = Some(signed_in);
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
     fn take(&self, id: &str) -> Option<Transaction> {
-        lock(&self.0)
-            .remove(id)
-            .filter(|t| t.created.elapsed() < TRANSACTION_LIFETIME)
+        lock(&self.0).take(id, Instant::now())
     }
 }
 
@@ -183,13 +212,82 @@ fn unknown_tx() -> Response {
     )
 }
 
+/// The answer to a transaction's page requested without its browser cookie.
+fn wrong_browser() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Sign-in not started in this browser",
+        "This sign-in was started in another browser, or this browser did not keep the \
+         tenant's cookie. Go back to the application and sign in again (and allow cookies \
+         for this site).",
+    )
+}
+
+/// The answer to a consent request without the session that signed in for it.
+fn wrong_session() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Not signed in here",
+        "Consent can only be given by the session that signed in for this request. Go back \
+         to the application and sign in again.",
+    )
+}
+
+/// Whether the request carries the browser cookie the transaction was started with.
+fn same_browser(headers: &HeaderMap, t: &Transaction) -> bool {
+    session::browser_id(headers).is_some_and(|b| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(b.as_bytes(), t.browser.as_bytes())
+            .is_ok()
+    })
+}
+
+/// Whether the request carries the live session that signed in for the transaction.
+fn same_session(st: &Shared, headers: &HeaderMap, signed_in: &SignedIn) -> bool {
+    session::session_id(headers)
+        .and_then(|id| st.sessions.get(&id))
+        .is_some_and(|s| s.sid == signed_in.sid && s.sub == signed_in.sub)
+}
+
+/// `"<name> is too long (at most <max> bytes)"`.
+fn too_long(name: &str, max: usize) -> String {
+    format!("{name} is too long (at most {max} bytes)")
+}
+
+/// Adds the browser cookie to a response that starts a transaction.
+fn with_browser_cookie(st: &Shared, browser: &str, mut resp: Response) -> Response {
+    if let Some(cookie) = session::set_browser_cookie(browser, st.secure()) {
+        resp.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    resp
+}
+
 async fn authorize(
     State(st): State<Shared>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
+    if q.as_ref().is_some_and(|q| q.len() > limits::MAX_QUERY) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            &too_long("The query", limits::MAX_QUERY),
+        );
+    }
     let params = QueryParams::parse(q);
     let param = |k: &str| params.get(k);
+    for (name, max) in [
+        ("client_id", limits::MAX_CLIENT_ID),
+        ("redirect_uri", limits::MAX_URL),
+    ] {
+        if param(name).is_some_and(|v| v.len() > max) {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                &too_long(name, max),
+            );
+        }
+    }
 
     let Some(client_id) = param("client_id") else {
         return error_page(
@@ -224,7 +322,27 @@ async fn authorize(
             ),
         );
     }
+    if param("state").is_some_and(|v| v.len() > limits::MAX_STATE) {
+        // Not echoed back, so not sent back either.
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            &too_long("state", limits::MAX_STATE),
+        );
+    }
     let state = param("state");
+    for (name, max) in [
+        ("response_type", limits::MAX_KEYWORD),
+        ("response_mode", limits::MAX_KEYWORD),
+        ("prompt", limits::MAX_KEYWORD),
+        ("scope", limits::MAX_SCOPE),
+        ("audience", limits::MAX_AUDIENCE),
+        ("nonce", limits::MAX_NONCE),
+    ] {
+        if param(name).is_some_and(|v| v.len() > max) {
+            return fragment_error(redirect_uri, state, "invalid_request", &too_long(name, max));
+        }
+    }
 
     if let Some(mode) = param("response_mode") {
         if mode != "fragment" {
@@ -314,40 +432,50 @@ async fn authorize(
         None
     } else {
         session::session_id(&headers)
-            .and_then(|id| st.sessions.user(&id))
-            .and_then(|sub| st.tenant.user_by_sub(&sub))
+            .and_then(|id| st.sessions.get(&id))
+            .and_then(|s| st.tenant.user_by_sub(&s.sub).map(|u| (u, s.sid)))
     };
 
     if silent {
         // Silent authentication: never a page, always a redirect to the callback.
-        let Some(user) = session_user else {
+        let Some((user, sid)) = session_user else {
             return fragment_error(redirect_uri, state, "login_required", "Login required");
         };
         if !consented(&st, &request.grant, user) {
             return fragment_error(redirect_uri, state, "consent_required", "Consent required");
         }
-        return tokens_redirect(&st, &request, user);
+        return tokens_redirect(&st, &request, user, &sid);
     }
 
-    match session_user {
+    if let Some((user, sid)) = &session_user {
         // Signed in and consent on record: answer at once, as Auth0 does for a
         // first-party application.
-        Some(user) if !prompts.contains(&"consent") && consented(&st, &request.grant, user) => {
-            tokens_redirect(&st, &request, user)
-        }
-        Some(user) => {
-            let Some(tx) = st.transactions.insert(request, Some(user.sub.clone())) else {
-                return unavailable();
-            };
-            redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"))
-        }
-        None => {
-            let Some(tx) = st.transactions.insert(request, None) else {
-                return unavailable();
-            };
-            login_page(StatusCode::OK, &tx, &client.name, "", None)
+        if !prompts.contains(&"consent") && consented(&st, &request.grant, user) {
+            return tokens_redirect(&st, &request, user, sid);
         }
     }
+    let Some(browser) = session::browser_id(&headers).or_else(crate::random_id) else {
+        return unavailable();
+    };
+    let signed_in = session_user.map(|(user, sid)| SignedIn {
+        sub: user.sub.clone(),
+        sid,
+    });
+    let first_page = signed_in.is_none();
+    let t = Transaction {
+        request,
+        browser: browser.clone(),
+        signed_in,
+    };
+    let Some(tx) = st.transactions.insert(addr, t) else {
+        return unavailable();
+    };
+    let resp = if first_page {
+        login_page(StatusCode::OK, &tx, &client.name, "", None)
+    } else {
+        redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"))
+    };
+    with_browser_cookie(&st, &browser, resp)
 }
 
 /// What consent for `grant` covers: (resource, scope) for each scope that would be
@@ -380,16 +508,26 @@ fn client_name(st: &Shared, t: &Transaction) -> String {
         .unwrap_or_default()
 }
 
-async fn login_form(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
+async fn login_form(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let p = parse_form(q.unwrap_or_default().as_bytes());
     let tx = p.get("tx").cloned().unwrap_or_default();
     match st.transactions.get(&tx) {
+        Some(t) if !same_browser(&headers, &t) => wrong_browser(),
         Some(t) => login_page(StatusCode::OK, &tx, &client_name(&st, &t), "", None),
         None => unknown_tx(),
     }
 }
 
-async fn login(State(st): State<Shared>, body: Bytes) -> Response {
+async fn login(
+    State(st): State<Shared>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let f = parse_form(&body);
     let tx = f.get("tx").cloned().unwrap_or_default();
     let username = f.get("username").map(String::as_str).unwrap_or("");
@@ -397,6 +535,33 @@ async fn login(State(st): State<Shared>, body: Bytes) -> Response {
     let Some(t) = st.transactions.get(&tx) else {
         return unknown_tx();
     };
+    if !same_browser(&headers, &t) {
+        return wrong_browser();
+    }
+    let app = client_name(&st, &t);
+    if username.len() > limits::MAX_USERNAME || password.len() > limits::MAX_PASSWORD {
+        return login_page(
+            StatusCode::BAD_REQUEST,
+            &tx,
+            &app,
+            "",
+            Some("The email address or the password is too long."),
+        );
+    }
+    if let Verdict::RetryAfter(secs) = lock(&st.throttle).check(username, addr, Instant::now()) {
+        let mut resp = login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &tx,
+            &app,
+            username,
+            Some(&format!(
+                "Too many failed attempts for this account. Try again in {secs} seconds."
+            )),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return resp;
+    }
     let user = st.tenant.user_by_email(username).filter(|u| {
         aws_lc_rs::constant_time::verify_slices_are_equal(
             u.password.as_bytes(),
@@ -405,35 +570,58 @@ async fn login(State(st): State<Shared>, body: Bytes) -> Response {
         .is_ok()
     });
     let Some(user) = user else {
+        lock(&st.throttle).fail(username, addr, Instant::now());
         return login_page(
             StatusCode::UNAUTHORIZED,
             &tx,
-            &client_name(&st, &t),
+            &app,
             username,
             Some("Wrong email or password."),
         );
     };
-    let Some(sid) = st.sessions.create(&user.sub) else {
+    lock(&st.throttle).succeed(username, addr);
+    // A new sign-in replaces this browser's earlier session.
+    if let Some(old) = session::session_id(&headers) {
+        st.sessions.remove(&old);
+    }
+    let Some((cookie_value, s)) = st.sessions.create(&user.sub, addr) else {
         return unavailable();
     };
-    if !st.transactions.authenticate(&tx, &user.sub) {
+    let signed_in = SignedIn {
+        sub: user.sub.clone(),
+        sid: s.sid,
+    };
+    if !st.transactions.authenticate(&tx, signed_in) {
         return unknown_tx();
     }
     let mut resp = redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"));
-    if let Some(cookie) = session::set_cookie(&sid, st.secure()) {
+    if let Some(cookie) = session::set_cookie(&cookie_value, st.secure()) {
         resp.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     resp
 }
 
-async fn consent_form(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
+async fn consent_form(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let p = parse_form(q.unwrap_or_default().as_bytes());
     let tx = p.get("tx").cloned().unwrap_or_default();
     let Some(t) = st.transactions.get(&tx) else {
         return unknown_tx();
     };
-    let Some(user) = t.user_sub.as_deref().and_then(|s| st.tenant.user_by_sub(s)) else {
+    if !same_browser(&headers, &t) {
+        return wrong_browser();
+    }
+    let Some(signed_in) = &t.signed_in else {
         return login_page(StatusCode::OK, &tx, &client_name(&st, &t), "", None);
+    };
+    if !same_session(&st, &headers, signed_in) {
+        return wrong_session();
+    }
+    let Some(user) = st.tenant.user_by_sub(&signed_in.sub) else {
+        return unknown_tx();
     };
     let grant = &t.request.grant;
     let scopes = granted_scopes(&st.tenant, &grant.scopes, grant.audience.as_deref(), user);
@@ -446,7 +634,7 @@ async fn consent_form(State(st): State<Shared>, RawQuery(q): RawQuery) -> Respon
     )
 }
 
-async fn consent(State(st): State<Shared>, body: Bytes) -> Response {
+async fn consent(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let f = parse_form(&body);
     let tx = f.get("tx").cloned().unwrap_or_default();
     let accept = match f.get("decision").map(String::as_str) {
@@ -460,15 +648,28 @@ async fn consent(State(st): State<Shared>, body: Bytes) -> Response {
             )
         }
     };
-    let Some(t) = st.transactions.take(&tx) else {
+    let Some(t) = st.transactions.get(&tx) else {
         return unknown_tx();
     };
-    let Some(user) = t.user_sub.as_deref().and_then(|s| st.tenant.user_by_sub(s)) else {
+    if !same_browser(&headers, &t) {
+        return wrong_browser();
+    }
+    let Some(signed_in) = t.signed_in else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "Not signed in",
             "Sign in before giving consent.",
         );
+    };
+    if !same_session(&st, &headers, &signed_in) {
+        return wrong_session();
+    }
+    // Single use: of two concurrent answers, only one finds it still there.
+    let Some(t) = st.transactions.take(&tx) else {
+        return unknown_tx();
+    };
+    let Some(user) = st.tenant.user_by_sub(&signed_in.sub) else {
+        return unknown_tx();
     };
     let req = &t.request;
     let state = req.state.as_deref();
@@ -485,13 +686,13 @@ async fn consent(State(st): State<Shared>, body: Bytes) -> Response {
         &req.grant.client_id,
         consent_items(&st, &req.grant, user),
     );
-    tokens_redirect(&st, req, user)
+    tokens_redirect(&st, req, user, &signed_in.sid)
 }
 
-/// The successful answer: tokens in the callback's fragment.
-fn tokens_redirect(st: &Shared, req: &AuthRequest, user: &User) -> Response {
+/// The successful answer: tokens in the callback's fragment, issued in session `sid`.
+fn tokens_redirect(st: &Shared, req: &AuthRequest, user: &User, sid: &str) -> Response {
     let mut state = req.state.as_deref();
-    let issued = match crate::tokens::issue(st, &req.grant, user) {
+    let issued = match crate::tokens::issue(st, &req.grant, user, sid) {
         Ok(i) => i,
         Err(e) => return fragment_error(&req.redirect_uri, state, "server_error", &e.to_string()),
     };

@@ -43,7 +43,7 @@ async fn openid_configuration(State(st): State<Shared>) -> Response {
         "scopes_supported": scopes,
         "claims_supported": [
             "aud", "email", "email_verified", "exp", "iat", "iss", "name", "nickname",
-            "picture", "sub", "nonce", "at_hash"
+            "picture", "sub", "nonce", "at_hash", "sid"
         ],
         "request_parameter_supported": false,
     }))

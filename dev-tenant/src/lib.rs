@@ -22,7 +22,9 @@
 //! Flow: `GET /authorize` shows the login form (`POST /u/login`, fields `tx`, `username`,
 //! `password`), which redirects (303) to `GET /u/consent?tx=..`; its form
 //! (`POST /u/consent`, fields `tx`, `decision` = `accept` | `deny`) redirects (302) to
-//! the callback with the result in the fragment. A later request with the session cookie
+//! the callback with the result in the fragment. These pages need the
+//! `dev_tenant_browser` cookie `/authorize` set (and consent the session cookie the login
+//! set): a client that scripts them must carry both. A later request with the session cookie
 //! skips the login form, and the consent page once consent is on record; `prompt=none`
 //! answers silently (see [`authorize`]).
 //!
@@ -36,6 +38,7 @@ pub mod config;
 pub mod discovery;
 pub mod faults;
 pub mod keys;
+pub mod limits;
 pub mod logout;
 pub mod pages;
 pub mod session;
@@ -134,6 +137,7 @@ pub(crate) struct AppState {
     pub sessions: session::Sessions,
     pub consents: session::Consents,
     pub opaque_tokens: tokens::OpaqueTokens,
+    pub throttle: Mutex<limits::LoginThrottle>,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -195,7 +199,10 @@ impl QueryParams {
     }
 }
 
-/// Builds the tenant's router.
+/// Builds the tenant's router. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`] does): the limits
+/// per client address (see [`limits`]) read the peer address from it, and without it
+/// every request counts as coming from one address.
 pub fn router(settings: Settings) -> Router {
     let fault_injection_endpoint = settings.fault_injection_endpoint;
     let mut issuer = settings.issuer;
@@ -212,6 +219,7 @@ pub fn router(settings: Settings) -> Router {
         sessions: session::Sessions::default(),
         consents: session::Consents::default(),
         opaque_tokens: tokens::OpaqueTokens::default(),
+        throttle: Mutex::new(limits::LoginThrottle::default()),
     });
     let mut routes = Router::new();
     if fault_injection_endpoint {
@@ -237,5 +245,9 @@ pub fn router(settings: Settings) -> Router {
 
 /// Serves the tenant on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std::io::Result<()> {
-    axum::serve(listener, router(settings)).await
+    axum::serve(
+        listener,
+        router(settings).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }

@@ -156,6 +156,57 @@ pub fn consent_page(
     page(StatusCode::OK, "Authorize application", &body)
 }
 
+/// The confirmation `/oidc/logout` shows when it cannot tell that the application asking
+/// is the one signed in (no matching `logout_hint` or `id_token_hint`): "Log out of
+/// `tenant`?" with **Log out** and **Cancel**, posted to `/oidc/logout` with `fields`
+/// (name, value) as hidden inputs.
+pub fn logout_confirm_page(
+    tenant: &str,
+    app_name: Option<&str>,
+    user_email: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let hidden: String = fields
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(n),
+                escape(v)
+            )
+        })
+        .collect();
+    let asked = app_name
+        .map(|a| {
+            format!(
+                "<p><strong>{}</strong> asked to log you out.</p>",
+                escape(a)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Log out of {tenant}?</h1>\
+         <p class=\"muted\">Signed in as <strong>{email}</strong></p>{asked}\
+         <form method=\"post\" action=\"/oidc/logout\">{hidden}\
+         <div class=\"buttons\">\
+         <button type=\"submit\" name=\"decision\" value=\"cancel\" class=\"secondary\">Cancel</button>\
+         <button type=\"submit\" name=\"decision\" value=\"logout\">Log out</button>\
+         </div></form>",
+        tenant = escape(tenant),
+        email = escape(user_email),
+    );
+    page(StatusCode::OK, "Log out", &body)
+}
+
+/// Shown when the logout confirmation was cancelled and there is nowhere to return to.
+pub fn still_signed_in_page() -> Response {
+    page(
+        StatusCode::OK,
+        "Still signed in",
+        "<h1>You are still signed in</h1><p class=\"muted\">You can close this window.</p>",
+    )
+}
+
 /// Shown by logout when no return URL was given.
 pub fn signed_out_page() -> Response {
     page(

@@ -1,58 +1,76 @@
 //! The tenant's own sign-in session: a random id in an `HttpOnly; SameSite=Lax` cookie,
 //! mapped to a user in memory; and the consent users have given to clients.
+//!
+//! Each session also has a `sid`, a second random id that ID tokens carry (Auth0's `sid`
+//! claim) and `/oidc/logout` accepts as `logout_hint`: the cookie value is a bearer secret
+//! and never leaves the cookie. The table is bounded per client address and in total
+//! (see [`crate::limits`]): a new sign-in evicts the oldest session rather than failing.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
+use crate::limits::{Bounded, Evictable};
 use crate::lock;
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "dev_tenant_session";
 /// How long a session lasts.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Sessions kept at most, in all and per client address.
 const MAX_SESSIONS: usize = 10_000;
+const MAX_SESSIONS_PER_ADDR: usize = 1_000;
 
-struct Session {
-    sub: String,
-    created: Instant,
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Session {
+    /// The user.
+    pub sub: String,
+    /// The session's public id: the ID token's `sid` claim.
+    pub sid: String,
+    /// The token the logout confirmation form must carry (bound to this session).
+    pub logout_csrf: String,
 }
 
-/// Sessions by id.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
+impl Evictable for Session {}
+
+/// Sessions by cookie value.
+pub struct Sessions(Mutex<Bounded<Session>>);
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions(Mutex::new(Bounded::new(
+            SESSION_LIFETIME,
+            MAX_SESSIONS_PER_ADDR,
+            MAX_SESSIONS,
+        )))
+    }
+}
 
 impl Sessions {
-    /// Starts a session for `sub`; returns its id, or `None` if none can be made.
-    pub(crate) fn create(&self, sub: &str) -> Option<String> {
+    /// Starts a session for `sub`, signed in from `addr`; returns its cookie value and
+    /// the session, or `None` if no random ids can be had.
+    pub(crate) fn create(&self, sub: &str, addr: IpAddr) -> Option<(String, Session)> {
         let id = crate::random_id()?;
-        let mut map = lock(&self.0);
-        map.retain(|_, s| s.created.elapsed() < SESSION_LIFETIME);
-        if map.len() >= MAX_SESSIONS {
-            return None;
-        }
-        map.insert(
-            id.clone(),
-            Session {
-                sub: sub.to_string(),
-                created: Instant::now(),
-            },
-        );
-        Some(id)
+        let session = Session {
+            sub: sub.to_string(),
+            sid: crate::random_id()?,
+            logout_csrf: crate::random_id()?,
+        };
+        lock(&self.0).insert(id.clone(), addr, session.clone(), Instant::now());
+        Some((id, session))
     }
 
-    /// The user of a live session.
-    pub(crate) fn user(&self, id: &str) -> Option<String> {
-        let map = lock(&self.0);
-        map.get(id)
-            .filter(|s| s.created.elapsed() < SESSION_LIFETIME)
-            .map(|s| s.sub.clone())
+    /// The live session of a cookie value.
+    pub(crate) fn get(&self, id: &str) -> Option<Session> {
+        lock(&self.0).get(id, Instant::now()).cloned()
     }
 
     pub(crate) fn remove(&self, id: &str) {
-        lock(&self.0).remove(id);
+        lock(&self.0).take(id, Instant::now());
     }
 }
 
@@ -89,17 +107,46 @@ impl Consents {
     }
 }
 
-/// The session id from the request's `Cookie` headers, if any.
-pub fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `name` in the request's `Cookie` headers, if any and not empty.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim_matches('"').to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// The session id from the request's `Cookie` headers, if any.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE_NAME)
+}
+
+/// Name of the cookie that binds sign-in transactions to the browser that started them
+/// (login CSRF): a random id, set by `/authorize` with each login or consent page.
+pub const BROWSER_COOKIE: &str = "dev_tenant_browser";
+
+/// The browser id from the request's cookies, if it has the form of one this tenant
+/// makes (43 base64url characters).
+pub fn browser_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, BROWSER_COOKIE).filter(|v| {
+        v.len() == 43
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// `Set-Cookie` value of the browser id: `HttpOnly; SameSite=Lax; Path=/`, `Secure` on an
+/// https issuer, kept until the browser closes.
+pub fn set_browser_cookie(id: &str, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{BROWSER_COOKIE}={id}; HttpOnly; SameSite=Lax; Path=/{secure}"
+    ))
+    .ok()
 }
 
 /// `Set-Cookie` value that starts a session.
@@ -135,11 +182,33 @@ mod tests {
             HeaderValue::from_static("a=1; dev_tenant_session=abc; b=2"),
         );
         assert_eq!(session_id(&h).as_deref(), Some("abc"));
+        assert_eq!(browser_id(&h), None);
+        let id = "a".repeat(43);
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("{BROWSER_COOKIE}={id}")).unwrap(),
+        );
+        assert_eq!(browser_id(&h), Some(id));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static(
+                "dev_tenant_browser=not/one/of/ours/but/43/characters/long/xyz1",
+            ),
+        );
+        assert_eq!(browser_id(&h), None);
         let s = Sessions::default();
-        let id = s.create("auth0|x").unwrap();
-        assert_eq!(s.user(&id).as_deref(), Some("auth0|x"));
+        let addr = IpAddr::from([127, 0, 0, 1]);
+        let (id, session) = s.create("auth0|x", addr).unwrap();
+        assert_eq!(s.get(&id).map(|s| s.sub).as_deref(), Some("auth0|x"));
+        assert_eq!(s.get(&id).as_ref(), Some(&session));
+        assert_ne!(session.sid, id, "the sid is not the cookie value");
+        assert_ne!(session.logout_csrf, id);
+        let (other, again) = s.create("auth0|x", addr).unwrap();
+        assert_ne!(again.sid, session.sid, "each session has its own sid");
         s.remove(&id);
-        assert_eq!(s.user(&id), None);
+        assert_eq!(s.get(&id), None);
+        assert!(s.get(&other).is_some());
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct IdClaims {
     pub nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
+    /// The tenant session the token was issued in (Auth0's `sid`): the same for every
+    /// token of one login session, renewals included; `/oidc/logout` takes it as
+    /// `logout_hint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     pub name: String,
     pub nickname: String,
     pub picture: String,
@@ -143,6 +148,9 @@ pub struct Issued {
     pub fault: Option<Fault>,
 }
 
+/// Opaque access tokens kept at most; when full, the one expiring first is forgotten.
+const MAX_OPAQUE_TOKENS: usize = 10_000;
+
 /// Opaque access tokens (issued without an audience), usable only at `/userinfo`.
 #[derive(Default)]
 pub struct OpaqueTokens(Mutex<HashMap<String, (String, u64)>>);
@@ -152,6 +160,15 @@ impl OpaqueTokens {
         let now = crate::now();
         let mut map = lock(&self.0);
         map.retain(|_, (_, e)| *e > now);
+        if map.len() >= MAX_OPAQUE_TOKENS {
+            let first = map
+                .iter()
+                .min_by_key(|(_, (_, e))| *e)
+                .map(|(t, _)| t.clone());
+            if let Some(t) = first {
+                map.remove(&t);
+            }
+        }
         map.insert(token, (sub, exp));
     }
 
@@ -165,8 +182,14 @@ impl OpaqueTokens {
     }
 }
 
-/// Issues the tokens for an accepted grant, with the pending test fault if any.
-pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issued, TokenError> {
+/// Issues the tokens for an accepted grant in tenant session `sid`, with the pending test
+/// fault if any.
+pub(crate) fn issue(
+    state: &AppState,
+    grant: &Grant,
+    user: &User,
+    sid: &str,
+) -> Result<Issued, TokenError> {
     let fault = state.faults.take();
     let key = if fault == Some(Fault::RotatedKey) {
         state
@@ -225,6 +248,7 @@ pub(crate) fn issue(state: &AppState, grant: &Grant, user: &User) -> Result<Issu
             exp,
             nonce: grant.nonce.clone(),
             at_hash: access_token.as_deref().map(at_hash),
+            sid: Some(sid.to_string()),
             name: profile.name,
             nickname: profile.nickname,
             picture: profile.picture,

@@ -103,6 +103,7 @@ async fn login_form_and_wrong_password() {
     let t = start().await;
     let resp = t.authorize(&params(&[])).await;
     assert_eq!(resp.status(), 200);
+    let jar = jar_after("", &resp);
     assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
     let html = resp.text().await.unwrap();
@@ -118,7 +119,7 @@ async fn login_form_and_wrong_password() {
         assert!(html.contains(needle), "{needle} missing from {html}");
     }
     let tx = tx_of(&html);
-    let resp = t.login(&tx, "alice@example.com", "wrong").await;
+    let resp = t.login(&tx, &jar, "alice@example.com", "wrong").await;
     assert!(resp.status() == 401 || resp.status() == 200);
     assert!(resp.headers().get("location").is_none());
     assert!(resp.headers().get("set-cookie").is_none());
@@ -127,11 +128,13 @@ async fn login_form_and_wrong_password() {
     assert_eq!(tx_of(&html), tx, "the form keeps the transaction");
     // Unknown user, same answer.
     let resp = t
-        .login(&tx, "mallory@example.com", "alice-password-1")
+        .login(&tx, &jar, "mallory@example.com", "alice-password-1")
         .await;
     assert!(resp.headers().get("location").is_none());
     // The right password still works on the same transaction.
-    let resp = t.login(&tx, "alice@example.com", "alice-password-1").await;
+    let resp = t
+        .login(&tx, &jar, "alice@example.com", "alice-password-1")
+        .await;
     assert_eq!(resp.status(), 303);
     let cookie = resp.headers()["set-cookie"].to_str().unwrap();
     assert!(
@@ -142,15 +145,12 @@ async fn login_form_and_wrong_password() {
 #[tokio::test]
 async fn consent_page_lists_scopes() {
     let t = start().await;
-    let (tx, _) = t
+    let (tx, jar) = t
         .to_consent(&params(&[]), "alice@example.com", "alice-password-1")
         .await;
     let html = t
-        .http
-        .get(t.url(&format!("u/consent?tx={tx}")))
-        .send()
+        .get_with(&format!("u/consent?tx={tx}"), &jar)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -201,10 +201,10 @@ async fn consent_accept_returns_tokens_in_the_fragment() {
 #[tokio::test]
 async fn consent_deny_is_access_denied() {
     let t = start().await;
-    let (tx, _) = t
+    let (tx, jar) = t
         .to_consent(&params(&[]), "bob@example.com", "bob-password-1")
         .await;
-    let resp = t.decide(&tx, "deny").await;
+    let resp = t.decide(&tx, &jar, "deny").await;
     assert_eq!(resp.status(), 302);
     let (base, f) = fragment(&location(&resp).unwrap());
     assert_eq!(base, CALLBACK);
@@ -217,26 +217,29 @@ async fn consent_deny_is_access_denied() {
 #[tokio::test]
 async fn transaction_cannot_be_replayed() {
     let t = start().await;
-    let (tx, _) = t
+    let (tx, jar) = t
         .to_consent(&params(&[]), "alice@example.com", "alice-password-1")
         .await;
-    assert_eq!(t.decide(&tx, "accept").await.status(), 302);
+    assert_eq!(t.decide(&tx, &jar, "accept").await.status(), 302);
     for decision in ["accept", "deny"] {
-        let resp = t.decide(&tx, decision).await;
+        let resp = t.decide(&tx, &jar, decision).await;
         assert_eq!(resp.status(), 400);
         assert!(resp.headers().get("location").is_none());
     }
-    let resp = t.login(&tx, "alice@example.com", "alice-password-1").await;
+    let resp = t
+        .login(&tx, &jar, "alice@example.com", "alice-password-1")
+        .await;
     assert!(resp.headers().get("location").is_none());
-    let resp = t.decide("made-up", "accept").await;
+    let resp = t.decide("made-up", &jar, "accept").await;
     assert_eq!(resp.status(), 400);
 }
 
 #[tokio::test]
 async fn consent_requires_sign_in() {
     let t = start().await;
-    let tx = tx_of(&t.authorize(&params(&[])).await.text().await.unwrap());
-    let resp = t.decide(&tx, "accept").await;
+    let (tx, jar) = t.start_sign_in(&params(&[])).await;
+    let resp = t.decide(&tx, &jar, "accept").await;
+    assert_eq!(resp.status(), 400);
     assert!(resp.headers().get("location").is_none());
 }
 
@@ -261,20 +264,12 @@ async fn session_cookie_skips_the_login_form() {
             "bob-password-1",
         )
         .await;
-    t.decide(&tx, "accept").await;
+    t.decide(&tx, &cookie, "accept").await;
     let resp = authorize_with(&t, &[], &cookie).await;
     assert_eq!(resp.status(), 303);
     let consent = location(&resp).unwrap();
     assert!(consent.starts_with("/u/consent?tx="));
-    let html = t
-        .http
-        .get(t.url(&consent))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.get_with(&consent, &cookie).await.text().await.unwrap();
     assert!(html.contains("bob@example.com"));
     // prompt=login forces the form.
     let resp = authorize_with(&t, &[("prompt", "login")], &cookie).await;
@@ -288,7 +283,7 @@ async fn session_with_consent_on_record_skips_login_and_consent() {
     let (tx, cookie) = t
         .to_consent(&params(&[]), "bob@example.com", "bob-password-1")
         .await;
-    t.decide(&tx, "accept").await;
+    t.decide(&tx, &cookie, "accept").await;
     // Same request again: tokens at once.
     let resp = authorize_with(&t, &[("nonce", "second")], &cookie).await;
     assert_eq!(resp.status(), 302);
@@ -308,10 +303,10 @@ async fn session_with_consent_on_record_skips_login_and_consent() {
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("action=\"/u/login\""));
     // A fresh browser still sees the login form, then the consent page.
-    let (tx, _) = t
+    let (tx, jar) = t
         .to_consent(&params(&[]), "bob@example.com", "bob-password-1")
         .await;
-    assert_eq!(t.decide(&tx, "accept").await.status(), 302);
+    assert_eq!(t.decide(&tx, &jar, "accept").await.status(), 302);
 }
 
 #[tokio::test]

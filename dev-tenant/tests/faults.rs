@@ -305,10 +305,10 @@ async fn every_fault_shows_once_then_tokens_are_clean() {
 async fn a_denied_consent_does_not_consume_the_fault() {
     let fx = start_faulty(false).await;
     fx.faults.set_next(Fault::WrongIss);
-    let (tx, _) =
+    let (tx, jar) =
         fx.t.to_consent(&params(&[]), "alice@example.com", "alice-password-1")
             .await;
-    let resp = fx.t.decide(&tx, "deny").await;
+    let resp = fx.t.decide(&tx, &jar, "deny").await;
     let (_, f) = fragment(&location(&resp).unwrap());
     assert_eq!(f["error"], "access_denied");
     assert_eq!(fx.faults.pending(), Some(Fault::WrongIss));

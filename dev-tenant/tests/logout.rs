@@ -8,7 +8,7 @@ async fn signed_in_cookie(t: &Tenant) -> (String, std::collections::HashMap<Stri
     let (tx, cookie) = t
         .to_consent(&params(&[]), "alice@example.com", "alice-password-1")
         .await;
-    let resp = t.decide(&tx, "accept").await;
+    let resp = t.decide(&tx, &cookie, "accept").await;
     let (_, f) = fragment(&location(&resp).unwrap());
     (cookie, f)
 }

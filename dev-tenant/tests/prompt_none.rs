@@ -73,7 +73,7 @@ async fn accepted(t: &Tenant, params: &[(String, String)]) -> (String, HashMap<S
     let (tx, cookie) = t
         .to_consent(params, "alice@example.com", "alice-password-1")
         .await;
-    let resp = t.decide(&tx, "accept").await;
+    let resp = t.decide(&tx, &cookie, "accept").await;
     assert_eq!(resp.status(), 302);
     let (_, f) = fragment(&location(&resp).unwrap());
     (cookie, f)
@@ -144,7 +144,7 @@ async fn a_session_without_consent_on_record_needs_consent() {
     let (tx, cookie) = t
         .to_consent(&params(&[]), "alice@example.com", "alice-password-1")
         .await;
-    t.decide(&tx, "deny").await;
+    t.decide(&tx, &cookie, "deny").await;
     let f = silent(&t, &[], Some(&cookie)).await;
     assert_eq!(f["error"], "consent_required");
 
@@ -241,7 +241,7 @@ async fn after_sign_in_prompt_none_returns_fresh_tokens() {
 #[tokio::test]
 async fn after_logout_login_is_required_again() {
     let t = start().await;
-    let (cookie, f) = accepted(&t, &params(&[])).await;
+    let (cookie, _) = accepted(&t, &params(&[])).await;
     assert!(silent(&t, &[], Some(&cookie))
         .await
         .contains_key("id_token"));
@@ -271,7 +271,7 @@ async fn after_logout_login_is_required_again() {
         .http
         .get(t.url("oidc/logout"))
         .query(&[
-            ("id_token_hint", f["id_token"].as_str()),
+            ("id_token_hint", f2["id_token"].as_str()),
             ("post_logout_redirect_uri", "http://localhost:8080/"),
         ])
         .header("cookie", &cookie)
@@ -309,7 +309,7 @@ async fn second_interactive_sign_in_skips_login_and_consent() {
         silent(&t, &[], Some(&bob)).await["error"],
         "consent_required"
     );
-    t.decide(&tx, "accept").await;
+    t.decide(&tx, &bob, "accept").await;
     assert_eq!(authorize_with(&t, &[], Some(&bob)).await.status(), 302);
 
     // The HTML pages still refuse to be framed.

@@ -84,10 +84,36 @@ pub fn tx_of(html: &str) -> String {
     html[start..end].to_string()
 }
 
-pub fn cookie_of(resp: &reqwest::Response) -> Option<String> {
+/// The `Cookie` header a browser sends after `resp`: the cookies of `jar` (a `Cookie`
+/// header value, `""` for none) updated by the response's `Set-Cookie` headers.
+pub fn jar_after(jar: &str, resp: &reqwest::Response) -> String {
+    let mut cookies: Vec<(String, String)> = jar
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    for set in resp.headers().get_all("set-cookie") {
+        let set = set.to_str().unwrap();
+        let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+        cookies.retain(|(n, _)| n != name);
+        if !value.is_empty() && !set.contains("Max-Age=0") {
+            cookies.push((name.to_string(), value.to_string()));
+        }
+    }
+    cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The full `Set-Cookie` header of cookie `name` in `resp`.
+pub fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with(&format!("{name}=")))
 }
 
 impl Tenant {
@@ -104,43 +130,71 @@ impl Tenant {
             .unwrap()
     }
 
-    pub async fn login(&self, tx: &str, username: &str, password: &str) -> reqwest::Response {
+    /// `GET path` with the cookies of `jar` (a `Cookie` header value, `""` for none).
+    pub async fn get_with(&self, path: &str, jar: &str) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        if !jar.is_empty() {
+            req = req.header("cookie", jar);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Posts the login form of `tx` from a browser holding `jar`.
+    pub async fn login(
+        &self,
+        tx: &str,
+        jar: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
         self.http
             .post(self.url("u/login"))
+            .header("cookie", jar)
             .form(&[("tx", tx), ("username", username), ("password", password)])
             .send()
             .await
             .unwrap()
     }
 
-    pub async fn decide(&self, tx: &str, decision: &str) -> reqwest::Response {
+    /// Posts the consent form of `tx` from a browser holding `jar`.
+    pub async fn decide(&self, tx: &str, jar: &str, decision: &str) -> reqwest::Response {
         self.http
             .post(self.url("u/consent"))
+            .header("cookie", jar)
             .form(&[("tx", tx), ("decision", decision)])
             .send()
             .await
             .unwrap()
     }
 
-    /// Authorize, sign in, open the consent page; returns the tx and the session cookie.
+    /// `/authorize` from a fresh browser: the login form's tx and the browser's cookies.
+    pub async fn start_sign_in(&self, params: &[(String, String)]) -> (String, String) {
+        let page = self.authorize(params).await;
+        assert_eq!(page.status(), 200);
+        let jar = jar_after("", &page);
+        assert!(jar.starts_with("dev_tenant_browser="), "{jar}");
+        (tx_of(&page.text().await.unwrap()), jar)
+    }
+
+    /// Authorize, sign in, open the consent page from a fresh browser; returns the tx
+    /// and the browser's cookies (the browser cookie and the session cookie).
     pub async fn to_consent(
         &self,
         params: &[(String, String)],
         user: &str,
         password: &str,
     ) -> (String, String) {
-        let page = self.authorize(params).await;
-        assert_eq!(page.status(), 200);
-        let tx = tx_of(&page.text().await.unwrap());
-        let resp = self.login(&tx, user, password).await;
+        let (tx, jar) = self.start_sign_in(params).await;
+        let resp = self.login(&tx, &jar, user, password).await;
         assert_eq!(resp.status(), 303);
-        let cookie = cookie_of(&resp).expect("a session cookie");
+        let jar = jar_after(&jar, &resp);
+        assert!(jar.contains("dev_tenant_session="), "a session cookie");
         let consent = location(&resp).unwrap();
         assert_eq!(consent, format!("/u/consent?tx={tx}"));
-        let page = self.http.get(self.url(&consent)).send().await.unwrap();
+        let page = self.get_with(&consent, &jar).await;
         assert_eq!(page.status(), 200);
         assert_eq!(tx_of(&page.text().await.unwrap()), tx);
-        (tx, cookie)
+        (tx, jar)
     }
 
     /// The whole flow, accepted; returns the callback fragment.
@@ -150,8 +204,8 @@ impl Tenant {
         user: &str,
         password: &str,
     ) -> HashMap<String, String> {
-        let (tx, _) = self.to_consent(params, user, password).await;
-        let resp = self.decide(&tx, "accept").await;
+        let (tx, jar) = self.to_consent(params, user, password).await;
+        let resp = self.decide(&tx, &jar, "accept").await;
         assert_eq!(resp.status(), 302);
         let (base, frag) = fragment(&location(&resp).unwrap());
         assert_eq!(base, CALLBACK);
