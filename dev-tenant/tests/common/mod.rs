@@ -117,6 +117,21 @@ pub fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 impl Tenant {
+    /// The same tenant, reached from another loopback address (e.g. `127.0.0.2`): the
+    /// tenant sees another client address.
+    pub fn from_address(&self, ip: &str) -> Tenant {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        Tenant {
+            base: self.base.clone(),
+            http,
+            modulus: self.modulus.clone(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path.trim_start_matches('/'))
     }
