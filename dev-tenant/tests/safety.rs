@@ -143,7 +143,7 @@ async fn consent_comes_only_from_the_session_that_signed_in() {
 async fn a_flood_from_one_address_does_not_lock_others_out() {
     let t = start().await;
     // A user from another address is half-way through signing in.
-    let user = t.from_address("127.0.0.2");
+    let user = t.reached_from("127.0.0.2");
     let (waiting_tx, waiting_jar) = user.start_sign_in(&params(&[])).await;
     // The flooder's first transaction, then 10,000 more, all cookieless.
     let (first_flood_tx, first_flood_jar) = t.start_sign_in(&params(&[])).await;
@@ -167,7 +167,7 @@ async fn a_flood_from_one_address_does_not_lock_others_out() {
     // The waiting user finishes; a new user from a third address signs in.
     let f = finish(&user, &waiting_tx, &waiting_jar, ALICE).await;
     assert!(f.contains_key("access_token"));
-    let other = t.from_address("127.0.0.3");
+    let other = t.reached_from("127.0.0.3");
     let f = other.sign_in(&params(&[]), BOB.0, BOB.1).await;
     assert!(f.contains_key("access_token"));
     // The flooding address can still sign in too: its own oldest transaction made room.
@@ -213,7 +213,7 @@ async fn five_failed_logins_throttle_that_user_from_that_address() {
     let (bob_tx, bob_jar) = t.start_sign_in(&params(&[])).await;
     finish(&t, &bob_tx, &bob_jar, BOB).await;
     // ...and so is alice from another address.
-    let elsewhere = t.from_address("127.0.0.2");
+    let elsewhere = t.reached_from("127.0.0.2");
     let (tx, jar) = elsewhere.start_sign_in(&params(&[])).await;
     let f = finish(&elsewhere, &tx, &jar, ALICE).await;
     assert!(f.contains_key("access_token"));

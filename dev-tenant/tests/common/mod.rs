@@ -119,7 +119,7 @@ pub fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
 impl Tenant {
     /// The same tenant, reached from another loopback address (e.g. `127.0.0.2`): the
     /// tenant sees another client address.
-    pub fn from_address(&self, ip: &str) -> Tenant {
+    pub fn reached_from(&self, ip: &str) -> Tenant {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .local_address(ip.parse::<std::net::IpAddr>().unwrap())
