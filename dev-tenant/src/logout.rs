@@ -12,13 +12,15 @@
 //!   the session's own application: `logout_hint` equals the session's `sid` (the ID
 //!   token's `sid` claim), or `id_token_hint` is an ID token of this tenant (expired is
 //!   fine) whose `sid` is the session's. It then redirects to
-//!   `post_logout_redirect_uri` with `state` added to its query, or shows "You are
-//!   signed out". Without a live session there is nothing to end or confirm: it redirects
+//!   `post_logout_redirect_uri` with `state` added to its query (without one, to the
+//!   client's first Allowed Logout URL), or shows "You are signed out" when there is no
+//!   client either. Without a live session there is nothing to end or confirm: it redirects
 //!   at once. Otherwise it shows "Log out of <tenant>?": **Log out** posts the form back
 //!   (`POST /oidc/logout`, with a token bound to the session cookie, checked against it)
 //!   and ends the session, then redirects; **Cancel** keeps the session and returns to
 //!   the same URL (or shows "You are still signed in"). A malformed or foreign
-//!   `id_token_hint`, or one for another client than `client_id`, is an error page.
+//!   `id_token_hint`, or one whose `aud` is not `client_id` or whose `sid` is not
+//!   `logout_hint`, is an error page.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -145,26 +147,35 @@ fn check_lengths(
 }
 
 /// Checks the client and the return URL; `Ok` holds where to send the browser
-/// afterwards: the URL with `state` added, or `None` for the signed-out page.
+/// afterwards: the URL with `state` added, or `None` for the signed-out page. Without a
+/// URL, a known client's first Allowed Logout URL is used, as at Auth0.
 fn logout_target(
     st: &Shared,
     client_id: Option<&str>,
     url: Option<&str>,
     state: Option<&str>,
 ) -> Result<Option<String>, Box<Response>> {
-    if let Some(id) = client_id {
-        if st.tenant.client(id).is_none() {
-            return Err(Box::new(unknown_client(id)));
-        }
-    }
-    let Some(url) = url else {
-        return Ok(None);
+    let client = match client_id {
+        Some(id) => match st.tenant.client(id) {
+            Some(c) => Some(c),
+            None => return Err(Box::new(unknown_client(id))),
+        },
+        None => None,
     };
-    match allowed(st, client_id, url) {
-        Ok(true) => {}
-        Ok(false) => return Err(Box::new(not_allowed(url))),
-        Err(id) => return Err(Box::new(unknown_client(id))),
-    }
+    let url = match url {
+        Some(url) => {
+            match allowed(st, client_id, url) {
+                Ok(true) => {}
+                Ok(false) => return Err(Box::new(not_allowed(url))),
+                Err(id) => return Err(Box::new(unknown_client(id))),
+            }
+            url
+        }
+        None => match client.and_then(|c| c.logout_urls.first()) {
+            Some(first) => first.as_str(),
+            None => return Ok(None),
+        },
+    };
     let mut location = url.to_string();
     if let Some(state) = state {
         location.push(if location.contains('?') { '&' } else { '?' });
@@ -241,10 +252,17 @@ async fn oidc_logout(
         },
         None => None,
     };
+    // Redundant parameters must agree, as at Auth0.
     let hinted_client = hint.as_ref().and_then(|h| h.client_id.as_deref());
     if let (Some(hinted), Some(given)) = (hinted_client, param("client_id")) {
         if hinted != given {
             return invalid("The client_id is not the audience of the id_token_hint.");
+        }
+    }
+    let hinted_sid = hint.as_ref().and_then(|h| h.sid.as_deref());
+    if let (Some(hinted), Some(given)) = (hinted_sid, param("logout_hint")) {
+        if !same(hinted, given) {
+            return invalid("The logout_hint is not the sid of the id_token_hint.");
         }
     }
     let client_id = hinted_client.or(param("client_id"));
@@ -268,7 +286,6 @@ async fn oidc_logout(
         // No session: nothing to end, nothing to confirm.
         return done(&st);
     };
-    let hinted_sid = hint.as_ref().and_then(|h| h.sid.as_deref());
     if [param("logout_hint"), hinted_sid]
         .into_iter()
         .flatten()

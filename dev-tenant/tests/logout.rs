@@ -539,6 +539,11 @@ async fn oidc_logout_checks_client_and_url_before_anything() {
             ("id_token_hint", f["id_token"].as_str()),
             ("post_logout_redirect_uri", "http://localhost:9090/"),
         ],
+        // A logout_hint that is not the ID token's sid.
+        vec![
+            ("id_token_hint", f["id_token"].as_str()),
+            ("logout_hint", "another-session"),
+        ],
         // Not an ID token of this tenant.
         vec![("id_token_hint", "forged.token.here")],
     ] {
@@ -586,5 +591,41 @@ async fn v2_logout_still_ends_the_session_without_asking() {
         .await;
     assert_eq!(resp.status(), 302);
     assert!(cookie_cleared(&resp));
+    assert!(!has_session(&t, &cookie).await);
+}
+
+#[tokio::test]
+async fn without_a_return_url_the_clients_first_logout_url_is_used() {
+    let t = start().await;
+    let (cookie, f) = signed_in_cookie(&t).await;
+    let sid = sid_of(&f);
+    let resp = oidc_logout(
+        &t,
+        &[("client_id", CLIENT), ("logout_hint", &sid), ("state", "x")],
+        &cookie,
+    )
+    .await;
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        location(&resp).as_deref(),
+        Some("http://localhost:8080/?state=x")
+    );
+    assert!(!has_session(&t, &cookie).await);
+    // Through the confirmation too.
+    let (cookie, _) = signed_in_cookie(&t).await;
+    let html = oidc_logout(&t, &[("client_id", CLIENT)], &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("csrf", hidden(&html, "csrf")),
+        ("client_id", hidden(&html, "client_id")),
+        ("decision", "logout".to_string()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let resp = confirm(&t, &form, &cookie).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp).as_deref(), Some("http://localhost:8080/"));
     assert!(!has_session(&t, &cookie).await);
 }
