@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
-use support::{now, sign, KEY, OTHER_KEY};
+use support::{now, sign, Binary, KEY, OTHER_KEY};
 
 mod support;
 
@@ -1126,54 +1126,16 @@ fn binary_help_and_bad_flags() {
 
 #[tokio::test]
 async fn binary_serves_logs_without_tokens_and_stops_on_sigint() {
-    use std::io::BufRead;
     let issuer = TestIssuer::start(true).await;
-    let child = std::process::Command::new(BIN)
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--database",
-            ":memory:",
-            "--issuer",
-            issuer.issuer(),
-        ])
-        .env_remove("ALLOWED_ORIGINS")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap();
-    // Stop the server even if an assertion fails.
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = KillOnDrop(child);
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let stdout = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut output = Vec::new();
-    let mut wait_for = |needle: &str| -> String {
-        loop {
-            let line = lines_rx
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no line containing {needle:?}; got {output:?}"));
-            output.push(line.clone());
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    };
-    let banner = wait_for("listening on");
+    let mut child = Binary::start(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--database",
+        ":memory:",
+        "--issuer",
+        issuer.issuer(),
+    ]);
+    let banner = child.wait_for("listening on");
     assert!(
         banner.contains(issuer.issuer()) && banner.contains(AUDIENCE),
         "{banner}"
@@ -1191,7 +1153,7 @@ async fn binary_serves_logs_without_tokens_and_stops_on_sigint() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    wait_for("GET /api/appointments 400");
+    child.wait_for("GET /api/appointments 400");
     let r = http
         .get(format!("{base}/api/appointments"))
         .bearer_auth(&token)
@@ -1199,17 +1161,17 @@ async fn binary_serves_logs_without_tokens_and_stops_on_sigint() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let line = wait_for("GET /api/appointments 200");
+    let line = child.wait_for("GET /api/appointments 200");
     assert!(line.contains("sub=auth0|erin"), "{line}");
 
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.0.id().to_string()])
+        .args(["-INT", &child.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    wait_for("stopped");
-    assert!(child.0.wait().unwrap().success());
-    let all = output.join("\n");
+    child.wait_for("stopped");
+    assert!(child.child.wait().unwrap().success());
+    let all = child.output.join("\n");
     assert!(
         !all.contains(&token) && !all.contains("access_token"),
         "{all}"

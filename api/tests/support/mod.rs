@@ -72,3 +72,74 @@ pub fn sign(key: &TestKey, kid: Option<&str>, claims: &Value) -> String {
     header.kid = kid.map(str::to_string);
     jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
 }
+
+/// The `appointments-api` binary, started with `args`, its stdout read line by line;
+/// killed when dropped (even if an assertion fails).
+pub struct Binary {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far.
+    pub output: Vec<String>,
+}
+
+impl Binary {
+    pub fn start(args: &[&str]) -> Binary {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_appointments-api"))
+            .args(args)
+            .env_remove("ALLOWED_ORIGINS")
+            .env_remove("AUTH0_ISSUER")
+            .env_remove("AUTH0_JWKS_URI")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = lines_tx.send(line);
+            }
+        });
+        Binary {
+            child,
+            lines,
+            output: Vec::new(),
+        }
+    }
+
+    /// The next line containing `needle` (waits up to 20 s for each line). Blocks the
+    /// thread: call it only once the lines it waits for are due.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no line containing {needle:?}; got {:?}", self.output));
+            self.output.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:<port>` from the start-up banner.
+    pub fn wait_for_base_url(&mut self) -> String {
+        let banner = self.wait_for("listening on");
+        banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no URL in {banner:?}"))
+            .to_string()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
