@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use support::oidc_provider::{jwt_part, sign_in_at_provider, Interop, AUDIENCE, CLIENT_ID};
 use support::{
     click, find, storage_keys, stored_issued_at, stored_session, text_of, wait_until, CurrentUrl,
+    WAIT,
 };
 
 const ALICE: (&str, &str) = ("alice@example.com", "any password: its dev login takes any");
@@ -138,7 +139,7 @@ async fn the_provider_signs_in_through_its_own_pages_and_issues_jwt_access_token
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
     let interop = Interop::start(None).await;
-    let browser = interop.browser().await;
+    let browser = interop.browser_with_console_log().await;
 
     // Sign in, from a deep link, through the provider's own login and consent pages.
     browser
@@ -178,7 +179,7 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
     // Silent renewal, on demand: the provider answers prompt=none in the hidden iframe.
     let first = stored_issued_at(&browser).await.expect("a stored session");
     click(&browser, "#renew-now").await;
-    wait_until("the session was renewed", || async {
+    wait_or_explain(&interop, &browser, "the session was renewed", || async {
         stored_issued_at(&browser).await.is_some_and(|t| t > first)
     })
     .await;
@@ -246,7 +247,7 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn short_lived_provider_tokens_are_renewed_silently() {
     let interop = Interop::start(Some(6)).await;
-    let browser = interop.browser().await;
+    let browser = interop.browser_with_console_log().await;
     browser
         .goto(&format!("{}/appointments", interop.spa))
         .await
@@ -258,11 +259,16 @@ async fn short_lived_provider_tokens_are_renewed_silently() {
     let requests = interop.api_requests.load(Ordering::SeqCst);
 
     // Tokens live 6 s and are renewed a quarter early: two renewals within ~9 s.
-    wait_until("the session was renewed twice", || async {
-        stored_issued_at(&browser)
-            .await
-            .is_some_and(|t| t > first + 5_000)
-    })
+    wait_or_explain(
+        &interop,
+        &browser,
+        "the session was renewed twice",
+        || async {
+            stored_issued_at(&browser)
+                .await
+                .is_some_and(|t| t > first + 5_000)
+        },
+    )
     .await;
     wait_until("the list was reloaded with a renewed token", || async {
         interop.api_requests.load(Ordering::SeqCst) > requests
@@ -293,4 +299,24 @@ async fn page_text(browser: &Client) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Polls `condition` for up to [`WAIT`]; on a timeout, fails with the page's text and
+/// Chromium's console (the browser must come from `browser_with_console_log`).
+async fn wait_or_explain<F, Fut>(interop: &Interop, browser: &Client, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + WAIT;
+    while !condition().await {
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "timed out after {WAIT:?} waiting until {what}\npage text: {}\nconsole:\n{}",
+                page_text(browser).await,
+                interop.browser_log(browser).await.join("\n")
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

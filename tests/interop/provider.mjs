@@ -17,7 +17,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 
 const [spaArgument, lifetimeArgument] = process.argv.slice(2);
 if (!spaArgument) {
@@ -44,7 +44,17 @@ const ACCOUNTS = {
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig', kid: 'interop-1' };
 
+// node-oidc-provider asks a native client's user to confirm every authorization
+// (`native_client_prompt`), so `prompt=none` (silent renewal) would always answer
+// interaction_required. This client is native only to register http loopback redirect URIs;
+// it is a browser app, and a web client (https redirect URIs) would not get this check.
+const policy = interactionPolicy.base();
+const consentChecks = policy.get('consent').checks;
+if (!consentChecks.get('native_client_prompt')) throw new Error('native_client_prompt check not found');
+consentChecks.remove('native_client_prompt');
+
 const configuration = {
+  interactions: { policy },
   clients: [
     {
       client_id: CLIENT_ID,
