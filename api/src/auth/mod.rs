@@ -1,10 +1,10 @@
 //! Authenticating requests: bearer token extraction (RFC 6750), RS256 JWT validation
 //! against the issuer's JWKS, scope checks and the RFC 6750 error responses.
 //!
-//! - [`error`]: the error responses;
-//! - [`header`]: finding the token in a request;
+//! - `error`: the error responses;
+//! - `header`: finding the token in a request;
 //! - [`discovery`]: which issuer and which keys to trust;
-//! - [`jwks`](self::jwks): fetching and caching the keys.
+//! - `jwks`: fetching and caching the keys.
 
 pub mod discovery;
 mod error;
@@ -146,7 +146,7 @@ impl Authenticator {
             scopes.extend(items.iter().filter_map(Value::as_str).map(str::to_string));
         }
         // Exactly the issuer the key belongs to: no normalisation, no array.
-        if !matches!(&claims.iss, Some(Value::String(iss)) if **iss == *key.issuer) {
+        if !matches!(&claims.iss, Some(Value::String(iss)) if iss.as_str() == &*key.issuer) {
             return Err(invalid(
                 "the access token's issuer (iss) is not the expected issuer",
             ));
