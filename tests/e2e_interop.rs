@@ -167,6 +167,34 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
     assert_eq!(user, "Alice Example");
     assert_ne!(stored_session(&browser).await, json!([null, null]));
 
+    // The provider granted create:appointments: the form shows, and the API takes a POST.
+    find(&browser, "#create-appointment input[name=title]")
+        .await
+        .send_keys("Interop check")
+        .await
+        .expect("type");
+    browser
+        .execute(
+            "document.querySelector('#create-appointment input[name=start]').value = '2031-06-01T09:00';\
+             document.querySelector('#create-appointment input[name=end]').value = '2031-06-01T09:30';",
+            vec![],
+        )
+        .await
+        .expect("set the times");
+    click(&browser, "#create-appointment button[type=submit]").await;
+    wait_or_explain(
+        &interop,
+        &browser,
+        "the new appointment is listed",
+        || async {
+            match browser.find(Locator::Css("#appointments-list")).await {
+                Ok(list) => list.text().await.is_ok_and(|t| t.contains("Interop check")),
+                Err(_) => false,
+            }
+        },
+    )
+    .await;
+
     // The inspector: the access token is the provider's JWT for the API.
     click(&browser, "nav a[href='/tokens']").await;
     let claims = text_of(&browser, "#access-token-claims").await;
@@ -239,6 +267,15 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
     // The provider's session ended too: signing in again asks for the login.
     click(&browser, "#sign-in").await;
     find(&browser, "input[name=login]").await;
+
+    // The app's Content-Security-Policy names the provider: nothing was blocked.
+    let blocked: Vec<String> = interop
+        .browser_log(&browser)
+        .await
+        .into_iter()
+        .filter(|line| line.contains("Content Security Policy"))
+        .collect();
+    assert!(blocked.is_empty(), "{blocked:#?}");
     browser.close().await.expect("close");
 }
 
