@@ -162,7 +162,7 @@ impl ProviderProcess {
         let dir = interop_dir();
         assert!(
             dir.join("node_modules/oidc-provider/package.json").exists(),
-            "{}/node_modules is missing: `cargo xtask setup` installs it \
+            "{}/node_modules is missing: `cargo xtask test` installs it \
              (or `npm ci --prefix tests/interop`)",
             dir.display()
         );
