@@ -250,7 +250,7 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
     assert!(browser
         .current_url_string()
         .await
-        .starts_with(&interop.issuer));
+        .starts_with(&format!("{}/session/end", interop.issuer)));
     click(&browser, "button[name=logout][value=yes]").await;
     let home = format!("{}/", interop.spa);
     wait_until(

@@ -259,14 +259,16 @@ fn interop_dir() -> PathBuf {
 /// yet), then confirms its consent page if it is shown. Returns once the browser is back
 /// at the app.
 pub async fn sign_in_at_provider(browser: &Client, interop: &Interop, user: &str, password: &str) {
-    let at_app = |url: &str| url.starts_with(&interop.spa);
+    // With the `/`: `http://localhost:4000` is a prefix of `http://localhost:40001`.
+    let (app, provider) = (format!("{}/", interop.spa), format!("{}/", interop.issuer));
+    let at_app = |url: &str| url.starts_with(&app);
     loop {
         wait_until(
             "the provider's login or consent page, or the app",
             || async {
                 let url = browser.current_url_string().await;
                 at_app(&url)
-                    || (url.starts_with(&interop.issuer)
+                    || (url.starts_with(&provider)
                         && (browser
                             .find(Locator::Css("input[name=login]"))
                             .await
