@@ -171,10 +171,11 @@ impl Toolchain {
             return Ok(());
         }
         println!("xtask: installing {INTEROP_DIR}'s npm packages (npm ci)");
+        // `run` starts every command in the project root: the folder goes in `--prefix`.
         run(self
             .command("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir))?;
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir))?;
         fs::write(&stamp, &lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
     }
 
