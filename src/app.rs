@@ -7,12 +7,13 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::auth::{AuthProvider, SigningKeys, Tenant};
-use crate::browser::{http, location};
+use crate::browser::{http, location, storage};
 use crate::components::{Header, Loading};
-use crate::config::{Config, ConfigError};
+use crate::config::{is_allowed_origin_url, Config, ConfigError};
 use crate::oidc::discovery::{self, DiscoveryError};
 use crate::pages::StartupErrorPage;
 use crate::routes::{switch, Route};
+use crate::weburl::Url;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StartupError {
@@ -91,11 +92,16 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
     let config = Config::from_json(&response.body, &base).map_err(StartupError::Config)?;
 
     let discovery_url = discovery::discovery_url(&config.domain);
-    // On a callback the signature check needs the JWKS right after discovery. Auth0 serves
-    // it at a fixed path, so it is fetched at the same time as discovery and kept only if
-    // discovery names that same URL: one round trip instead of two.
-    let usual_jwks_uri = location::has_captured_fragment()
-        .then(|| discovery::auth0_defaults(&config.domain).jwks_uri);
+    // On a callback the signature check needs the JWKS right after discovery. Sign-in
+    // remembered where discovery said the keys are (else Auth0's fixed path), so they are
+    // fetched at the same time as discovery and kept only if discovery names that same URL:
+    // one round trip instead of two, with any provider.
+    let usual_jwks_uri = location::has_captured_fragment().then(|| {
+        storage::remembered_jwks_uri()
+            .and_then(|uri| Url::parse(&uri).ok())
+            .filter(is_allowed_origin_url)
+            .unwrap_or_else(|| discovery::auth0_defaults(&config.domain).jwks_uri)
+    });
     let early_keys = async {
         match &usual_jwks_uri {
             Some(uri) => SigningKeys::prefetch(uri).await,

@@ -163,6 +163,26 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
         "back at the deep link, no token in the address bar"
     );
     assert!(interop.api_requests.load(Ordering::SeqCst) > 0);
+    // The callback fetched the keys where this provider's discovery says (remembered at
+    // sign-in), not at Auth0's fixed path, which this provider does not serve.
+    let fetched: Vec<String> = serde_json::from_value(
+        browser
+            .execute(
+                "return performance.getEntriesByType('resource').map(e => e.name)",
+                vec![],
+            )
+            .await
+            .expect("resource timing"),
+    )
+    .expect("names");
+    let jwks_uri = format!("{}/jwks", interop.issuer);
+    assert!(fetched.contains(&jwks_uri), "{fetched:?}");
+    assert!(
+        !fetched
+            .iter()
+            .any(|url| url.ends_with("/.well-known/jwks.json")),
+        "{fetched:?}"
+    );
     let user = text_of(&browser, ".site-header .user-name").await;
     assert_eq!(user, "Alice Example");
     assert_ne!(stored_session(&browser).await, json!([null, null]));

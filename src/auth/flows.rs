@@ -71,6 +71,7 @@ pub(super) fn login(
     prompt: Option<&str>,
 ) -> Result<(), LoginError> {
     let transaction = new_transaction(tenant, return_to)?;
+    storage::remember_jwks_uri(tenant.metadata.jwks_uri.as_str());
     let url = authorize_url(tenant, &transaction, &tenant.config.redirect_uri, prompt);
     location::leave_for(&url).map_err(LoginError::Browser)
 }

@@ -11,6 +11,8 @@ use crate::oidc::session::Session;
 
 const TRANSACTION_PREFIX: &str = "appointments.auth.transaction.";
 const SESSION_KEY: &str = "appointments.auth.session";
+/// Not a secret, and not kept at logout's clean-up either: where the tenant's keys were.
+const JWKS_URI_KEY: &str = "appointments.tenant.jwks_uri";
 
 #[derive(Clone, Copy)]
 enum Area {
@@ -111,4 +113,15 @@ pub fn load_session(mode: TokenStorage) -> Option<Session> {
 pub fn clear_session() {
     Area::Session.delete(SESSION_KEY);
     Area::Local.delete(SESSION_KEY);
+}
+
+/// Remembers, for this tab, where the tenant publishes its keys, so that the callback can
+/// fetch them while discovery is still on its way.
+pub fn remember_jwks_uri(uri: &str) {
+    let _ = Area::Session.set(JWKS_URI_KEY, &uri);
+}
+
+/// The `jwks_uri` remembered at sign-in; only a hint: the caller checks it against discovery.
+pub fn remembered_jwks_uri() -> Option<String> {
+    Area::Session.get(JWKS_URI_KEY)
 }
