@@ -12,8 +12,8 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 use support::oidc_provider::{jwt_part, sign_in_at_provider, Interop, AUDIENCE, CLIENT_ID};
 use support::{
-    click, find, storage_keys, stored_issued_at, stored_session, text_of, wait_until, CurrentUrl,
-    WAIT,
+    assert_signed_out_at, click, find, stored_issued_at, stored_session, text_of, wait_until,
+    CurrentUrl, WAIT,
 };
 
 const ALICE: (&str, &str) = ("alice@example.com", "any password: its dev login takes any");
@@ -272,18 +272,7 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
         .await
         .starts_with(&format!("{}/session/end", interop.issuer)));
     click(&browser, "button[name=logout][value=yes]").await;
-    let home = format!("{}/", interop.spa);
-    wait_until(
-        "the provider sent the browser back to logout_return_to",
-        || async { browser.current_url_string().await == home },
-    )
-    .await;
-    text_of(&browser, "#sign-in").await;
-    let keys = storage_keys(&browser).await;
-    assert!(
-        keys.iter().all(|k| !k.starts_with("appointments.auth")),
-        "left behind: {keys:?}"
-    );
+    assert_signed_out_at(&browser, &format!("{}/", interop.spa)).await;
     // The provider's session ended too: signing in again asks for the login.
     click(&browser, "#sign-in").await;
     find(&browser, "input[name=login]").await;

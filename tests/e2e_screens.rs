@@ -773,3 +773,85 @@ async fn the_configuration_error_screen() {
     browser.close().await.expect("close");
     audit.finish();
 }
+
+/// A renewal answered for another user: the sign-in page says why, and the tenant's logout
+/// confirmation that a logout without `logout_hint` gets.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_other_user_notice_and_the_tenant_logout_confirmation() {
+    let stack = Stack::start().await;
+    let browser = stack.browser().await;
+    let mut audit = Audit::default();
+
+    sign_in_to(&browser, &stack, ALICE, "/tokens", "#access-token-claims").await;
+    let app = support::open_another_tab(&browser).await;
+    support::end_tenant_session(&browser, &stack).await;
+    support::sign_in_to_list(&browser, &stack, support::BOB, "/appointments").await;
+    support::back_to_the_app(&browser, app).await;
+    click(&browser, "#renew-now").await;
+    wait_for_text(&browser, "#signed-out-other-user", "someone else").await;
+    audit
+        .check(
+            &browser,
+            Screen::new(
+                "signed-out-other-user",
+                "#signed-out-other-user",
+                "#sign-in",
+            )
+            .announcing("#signed-out-other-user"),
+        )
+        .await;
+
+    // Bob's tenant session, asked to end without a hint naming it.
+    browser
+        .goto(&format!(
+            "{}/oidc/logout?client_id=appointments-spa&post_logout_redirect_uri={}/",
+            stack.tenant, stack.spa
+        ))
+        .await
+        .expect("the tenant's logout");
+    audit
+        .check(
+            &browser,
+            Screen::new(
+                "tenant-logout-confirmation",
+                "button[value=logout]",
+                "button[value=logout]",
+            ),
+        )
+        .await;
+
+    browser.close().await.expect("close");
+    audit.finish();
+}
+
+/// Discovery answering 500: the start-up error screen names the URL and the status.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_discovery_error_screen() {
+    let stack = Stack::start_knowing_the_origin(
+        |spa, mut config| {
+            config["domain"] = format!("{spa}/status/500").into();
+            config
+        },
+        None,
+    )
+    .await;
+    let browser = stack.browser().await;
+    let mut audit = Audit::default();
+
+    open(&browser, &stack, "/").await;
+    wait_for_text(&browser, "[role=alert]", "answered HTTP 500").await;
+    audit
+        .check(
+            &browser,
+            Screen::new(
+                "discovery-error",
+                "[role=alert]",
+                "[role=alert] .actions button",
+            )
+            .announcing(".panel.error .message"),
+        )
+        .await;
+
+    browser.close().await.expect("close");
+    audit.finish();
+}

@@ -10,9 +10,10 @@ use std::sync::atomic::Ordering;
 use fantoccini::Locator;
 use serde_json::json;
 use support::{
-    click, end_tenant_session_in_another_tab, find, sign_in_at_tenant, sign_in_to, sign_in_to_list,
-    storage_keys, stored_issued_at, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE,
-    BOB,
+    assert_signed_out_at, back_to_the_app, click, end_tenant_session,
+    end_tenant_session_in_another_tab, find, open_another_tab, sign_in_at_tenant, sign_in_to,
+    sign_in_to_list, storage_keys, stored_issued_at, stored_session, text_of, wait_until,
+    CurrentUrl, Stack, ALICE, BOB,
 };
 
 /// Fills the create form; times go in as a `datetime-local` value (local time), which
@@ -178,18 +179,7 @@ async fn logout_leaves_no_token_anywhere_and_ends_at_logout_return_to() {
     );
 
     click(&browser, "#sign-out").await;
-    let home = format!("{}/", stack.spa);
-    wait_until(
-        "the tenant sent the browser back to logout_return_to",
-        || async { browser.current_url_string().await == home },
-    )
-    .await;
-    text_of(&browser, "#sign-in").await;
-    let keys = storage_keys(&browser).await;
-    assert!(
-        keys.iter().all(|k| !k.starts_with("appointments.auth")),
-        "left behind: {keys:?}"
-    );
+    assert_signed_out_at(&browser, &format!("{}/", stack.spa)).await;
 
     // The tenant's session ended too: signing in again asks for credentials.
     click(&browser, "#sign-in").await;
@@ -254,25 +244,10 @@ async fn a_renewal_that_answers_for_another_user_signs_out_and_lets_the_user_cho
     assert!(text_of(&browser, ".user-name").await.contains("Alice"));
 
     // Bob signs in at the tenant in another tab of the same browser.
-    let app = browser.window().await.expect("window");
-    let other = browser.new_window(true).await.expect("new tab");
-    browser
-        .switch_to_window(other.handle)
-        .await
-        .expect("switch");
-    browser
-        .goto(&format!(
-            "{}/v2/logout?client_id=appointments-spa",
-            stack.tenant
-        ))
-        .await
-        .expect("tenant logout");
+    let app = open_another_tab(&browser).await;
+    end_tenant_session(&browser, &stack).await;
     sign_in_to_list(&browser, &stack, BOB, "/appointments").await;
-    let _ = browser.close_window().await;
-    browser
-        .switch_to_window(app)
-        .await
-        .expect("back to Alice's tab");
+    back_to_the_app(&browser, app).await;
 
     // The next renewal answers for Bob: not adopted.
     let requests = stack.api_requests.load(Ordering::SeqCst);

@@ -391,19 +391,25 @@ pub async fn sign_in_at_tenant(
 /// Ends the tenant's session from another tab, as signing out of another app would, and
 /// comes back to the app's tab.
 pub async fn end_tenant_session_in_another_tab(browser: &Client, stack: &Stack) {
+    let app = open_another_tab(browser).await;
+    end_tenant_session(browser, stack).await;
+    back_to_the_app(browser, app).await;
+}
+
+/// Opens a new tab of the same browser (cookies shared, sessionStorage not) and switches to
+/// it; returns the tab to come back to.
+pub async fn open_another_tab(browser: &Client) -> fantoccini::wd::WindowHandle {
     let app = browser.window().await.expect("window");
     let other = browser.new_window(true).await.expect("new tab");
     browser
         .switch_to_window(other.handle)
         .await
         .expect("switch");
-    browser
-        .goto(&format!(
-            "{}/v2/logout?client_id=appointments-spa",
-            stack.tenant
-        ))
-        .await
-        .expect("tenant logout");
+    app
+}
+
+/// Closes the current tab and returns to `app`.
+pub async fn back_to_the_app(browser: &Client, app: fantoccini::wd::WindowHandle) {
     // Under load chromedriver has given up closing a tab after 20 s; the tab has done its
     // job by now either way.
     let _ = browser.close_window().await;
@@ -411,6 +417,32 @@ pub async fn end_tenant_session_in_another_tab(browser: &Client, stack: &Stack) 
         .switch_to_window(app)
         .await
         .expect("back to the app");
+}
+
+/// Ends the tenant's session in the current tab, as signing out of another app would.
+pub async fn end_tenant_session(browser: &Client, stack: &Stack) {
+    browser
+        .goto(&format!(
+            "{}/v2/logout?client_id=appointments-spa",
+            stack.tenant
+        ))
+        .await
+        .expect("tenant logout");
+}
+
+/// After a logout: back at `home` (the app's `logout_return_to`), signed out, with none of
+/// the app's keys left in web storage.
+pub async fn assert_signed_out_at(browser: &Client, home: &str) {
+    wait_until("the browser is back at logout_return_to", || async {
+        browser.current_url_string().await == home
+    })
+    .await;
+    text_of(browser, "#sign-in").await;
+    let keys = storage_keys(browser).await;
+    assert!(
+        keys.iter().all(|k| !k.starts_with("appointments.auth")),
+        "left behind: {keys:?}"
+    );
 }
 
 /// Clicks Sign in, then answers the tenant outside the browser (login and consent over
