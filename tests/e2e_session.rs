@@ -12,8 +12,8 @@ use serde_json::json;
 use support::{
     assert_signed_out_at, back_to_the_app, click, end_tenant_session,
     end_tenant_session_in_another_tab, find, open_another_tab, sign_in_at_tenant, sign_in_to,
-    sign_in_to_list, storage_keys, stored_issued_at, stored_session, text_of, wait_until,
-    CurrentUrl, Stack, ALICE, BOB,
+    sign_in_to_list, stored_issued_at, stored_session, text_of, wait_until, CurrentUrl, Stack,
+    ALICE, BOB,
 };
 
 /// Fills the create form; times go in as a `datetime-local` value (local time), which

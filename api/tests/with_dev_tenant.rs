@@ -11,7 +11,6 @@ const CALLBACK: &str = "http://localhost:8080/callback";
 
 struct Tenant {
     base: String,
-    http: reqwest::Client,
 }
 
 impl Tenant {
@@ -22,19 +21,20 @@ impl Tenant {
         let base = format!("http://{}/", listener.local_addr().expect("addr"));
         let settings = dev_tenant::Settings::demo(&base).expect("demo tenant");
         tokio::spawn(dev_tenant::serve(listener, settings));
-        let http = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .build()
-            .expect("client");
-        Tenant { base, http }
+        Tenant { base }
     }
 
     /// Authorize, log in, consent: the access token from the callback fragment. Carries
     /// the tenant's cookies as a browser would (its pages refuse requests without the
     /// browser cookie from `/authorize`, and consent needs the session cookie).
     async fn access_token(&self, user: &str, password: &str) -> String {
-        let page = self
-            .http
+        // A browser of its own for each user: no other user's session cookie.
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let page = http
             .get(format!("{}authorize", self.base))
             .query(&[
                 ("client_id", "appointments-spa"),
@@ -52,12 +52,9 @@ impl Tenant {
             .await
             .expect("authorize");
         assert_eq!(page.status(), StatusCode::OK);
-        let jar = cookies_after("", &page);
         let tx = hidden_tx(&page.text().await.expect("login page"));
-        let login = self
-            .http
+        let login = http
             .post(format!("{}u/login", self.base))
-            .header("cookie", &jar)
             .form(&[
                 ("tx", tx.as_str()),
                 ("username", user),
@@ -67,11 +64,8 @@ impl Tenant {
             .await
             .expect("login");
         assert_eq!(login.status(), StatusCode::SEE_OTHER);
-        let jar = cookies_after(&jar, &login);
-        let consent = self
-            .http
+        let consent = http
             .post(format!("{}u/consent", self.base))
-            .header("cookie", &jar)
             .form(&[("tx", tx.as_str()), ("decision", "accept")])
             .send()
             .await
@@ -89,31 +83,6 @@ impl Tenant {
             .collect();
         params.get("access_token").expect("an access token").clone()
     }
-}
-
-/// `jar` (a `Cookie` header value) with the response's `Set-Cookie`s applied.
-fn cookies_after(jar: &str, resp: &reqwest::Response) -> String {
-    let mut cookies: Vec<(String, String)> = jar
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect();
-    for set in resp.headers().get_all("set-cookie") {
-        let set = set.to_str().expect("an ASCII Set-Cookie");
-        let pair = set.split(';').next().unwrap_or_default();
-        let Some((name, value)) = pair.split_once('=') else {
-            continue;
-        };
-        cookies.retain(|(n, _)| n != name);
-        if !value.is_empty() && !set.contains("Max-Age=0") {
-            cookies.push((name.to_string(), value.to_string()));
-        }
-    }
-    cookies
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn hidden_tx(html: &str) -> String {

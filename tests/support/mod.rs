@@ -472,53 +472,25 @@ pub async fn answer_tenant(
     authorize_url: &str,
     (user, password): (&str, &str),
 ) -> String {
-    /// `jar` (a `Cookie` header value) with the response's `Set-Cookie`s applied.
-    fn cookies_after(jar: &str, resp: &reqwest::Response) -> String {
-        let mut cookies: Vec<(String, String)> = jar
-            .split(';')
-            .filter_map(|c| c.trim().split_once('='))
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
-        for set in resp.headers().get_all("set-cookie") {
-            let set = set.to_str().expect("an ASCII Set-Cookie");
-            let pair = set.split(';').next().unwrap_or_default();
-            let Some((name, value)) = pair.split_once('=') else {
-                continue;
-            };
-            cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() && !set.contains("Max-Age=0") {
-                cookies.push((name.to_string(), value.to_string()));
-            }
-        }
-        cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
         .build()
         .expect("http client");
     let authorize = http.get(authorize_url).send().await.expect("authorize");
-    let jar = cookies_after("", &authorize);
     let login_page = authorize.text().await.expect("page");
     let marker = "name=\"tx\" value=\"";
     let start = login_page.find(marker).expect("a login form") + marker.len();
     let tx = &login_page[start..start + login_page[start..].find('"').expect("end of tx")];
     let login = http
         .post(format!("{}/u/login", stack.tenant))
-        .header("cookie", &jar)
         .form(&[("tx", tx), ("username", user), ("password", password)])
         .send()
         .await
         .expect("login");
     assert_eq!(login.status(), 303, "the tenant took the login");
-    let jar = cookies_after(&jar, &login);
     let consent = http
         .post(format!("{}/u/consent", stack.tenant))
-        .header("cookie", &jar)
         .form(&[("tx", tx), ("decision", "accept")])
         .send()
         .await
