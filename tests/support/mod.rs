@@ -1,5 +1,7 @@
 //! The end-to-end stack: dev-tenant, appointments-api and the built `dist/` served with
-//! SPA fallback, each on a free port, and headless Chromium driven over WebDriver.
+//! SPA fallback, each on a free port, and a headless browser driven over WebDriver:
+//! Chromium through chromedriver, or Firefox ESR through geckodriver when
+//! `E2E_BROWSER=firefox` (see [`Browser`]).
 
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
@@ -35,7 +37,7 @@ pub struct Stack {
     /// Requests the appointments API has received (preflights included).
     pub api_requests: Arc<AtomicUsize>,
     pub faults: dev_tenant::FaultSwitch,
-    chromedriver: Chromedriver,
+    driver: Driver,
 }
 
 /// dev-tenant and appointments-api, each on a free port, for an SPA at `spa` (an origin)
@@ -110,7 +112,7 @@ impl Servers {
             api: self.api,
             api_requests: self.api_requests,
             faults: self.faults,
-            chromedriver: Chromedriver::start().await,
+            driver: Driver::start().await,
         }
     }
 }
@@ -176,36 +178,189 @@ impl Stack {
         servers.into_stack(spa).await
     }
 
-    /// A new browser session with a fresh profile: no cookies, no storage.
+    /// A new browser session with a fresh profile (no cookies, no storage), in the browser
+    /// `E2E_BROWSER` names, with third-party cookies [allowed](ThirdPartyCookies::Allowed).
     pub async fn browser(&self) -> Client {
-        self.connect(json!({})).await
+        self.browser_with(ThirdPartyCookies::Allowed).await
     }
 
-    /// A WebDriver session in headless Chromium, with `extra` capabilities.
-    async fn connect(&self, extra: Value) -> Client {
-        let mut capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--disable-quic",
-                    "--window-size=1280,900",
-                ]
-            }
-        });
+    /// As [`Stack::browser`], with third-party cookies allowed or blocked as asked, e.g.
+    /// `stack.browser_with(ThirdPartyCookies::Blocked)` for a browser that refuses the
+    /// tenant's cookies in a frame under another site.
+    pub async fn browser_with(&self, cookies: ThirdPartyCookies) -> Client {
+        self.connect(cookies, json!({})).await
+    }
+
+    /// The browser these tests drive (`E2E_BROWSER`).
+    pub fn browser_kind(&self) -> Browser {
+        self.driver.browser
+    }
+
+    /// A WebDriver session with a fresh profile in the driver's browser, with `cookies`
+    /// pinned and `extra` capabilities.
+    async fn connect(&self, cookies: ThirdPartyCookies, extra: Value) -> Client {
+        let browser = self.driver.browser;
+        let mut capabilities = browser.capabilities(cookies);
         if let (Value::Object(all), Value::Object(extra)) = (&mut capabilities, extra) {
             all.extend(extra);
         }
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
-        ClientBuilder::new(HttpConnector::new())
+        let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
-            .connect(&self.chromedriver.url)
+            .connect(&self.driver.url)
             .await
-            .expect("a WebDriver session in headless Chromium")
+            .unwrap_or_else(|e| panic!("a WebDriver session in headless {browser:?}: {e}"));
+        if browser == Browser::Firefox {
+            // Chromium takes its window size as a flag; Firefox over WebDriver.
+            client
+                .set_window_size(1280, 900)
+                .await
+                .expect("a 1280x900 window");
+        }
+        client
     }
+}
+
+/// The browser the end-to-end tests drive: `E2E_BROWSER=firefox` for Firefox ESR, unset or
+/// `chromium` for Chromium. Both run headless with a fresh profile per session and with
+/// nothing that reaches out to the network on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Browser {
+    /// Debian's `chromium` (`CHROMIUM` overrides `/usr/bin/chromium`), through chromedriver
+    /// (`CHROMEDRIVER`, else `chromedriver` on the `PATH`).
+    Chromium,
+    /// Debian's `firefox-esr` (`FIREFOX` overrides `/usr/bin/firefox-esr`), through
+    /// geckodriver (`GECKODRIVER`, else `geckodriver` on the `PATH`; `cargo xtask test`
+    /// installs it into `~/.cargo/bin`).
+    Firefox,
+}
+
+impl Browser {
+    /// The browser `E2E_BROWSER` names; anything but `chromium`, `firefox` or unset fails.
+    pub fn from_env() -> Browser {
+        match std::env::var("E2E_BROWSER").as_deref() {
+            Err(_) | Ok("" | "chromium") => Browser::Chromium,
+            Ok("firefox") => Browser::Firefox,
+            Ok(other) => panic!("E2E_BROWSER={other}: expected chromium or firefox"),
+        }
+    }
+
+    /// Prints why the rest of a check is skipped in this browser, and says whether it is:
+    /// `if stack.browser_kind().skips("...", "why") { return; }`. Chromium skips nothing.
+    pub fn skips(self, what: &str, why: &str) -> bool {
+        if self == Browser::Chromium {
+            return false;
+        }
+        eprintln!("SKIPPED in {self:?}: {what}: {why}");
+        true
+    }
+
+    fn capabilities(self, cookies: ThirdPartyCookies) -> Value {
+        let blocked = cookies == ThirdPartyCookies::Blocked;
+        match self {
+            Browser::Chromium => json!({
+                "goog:chromeOptions": {
+                    "binary": std::env::var("CHROMIUM")
+                        .unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-dev-shm-usage", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run",
+                        "--disable-quic", "--window-size=1280,900",
+                    ],
+                    // Settings' third-party cookies choice: 0 allows them, 1 blocks them.
+                    // Without it, Chromium 148 under chromedriver blocks them, and the older
+                    // `profile.block_third_party_cookies: false` does not change that
+                    // (measured with tests/e2e_browser.rs, which checks both settings).
+                    "prefs": {
+                        "profile.cookie_controls_mode": if blocked { 1 } else { 0 },
+                    },
+                }
+            }),
+            Browser::Firefox => json!({
+                "moz:firefoxOptions": {
+                    "binary": std::env::var("FIREFOX")
+                        .unwrap_or_else(|_| "/usr/bin/firefox-esr".into()),
+                    "args": ["-headless"],
+                    "prefs": firefox_prefs(cookies),
+                }
+            }),
+        }
+    }
+}
+
+/// Whether the browser keeps cookies for a site framed by another site (the tenant's
+/// `/authorize` in silent renewal's iframe when the app and the tenant are different sites:
+/// `localhost` and `127.0.0.1` are; ports do not matter). Pinned in every session, so that a
+/// test does not depend on either browser's default or its heuristics.
+///
+/// `tests/e2e_browser.rs` shows what each setting does in each browser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThirdPartyCookies {
+    /// Chromium: third-party cookies allowed, in the site's one cookie jar (a cookie set at
+    /// the top level is sent to the framed site, and the other way round). Firefox: Total
+    /// Cookie Protection (`network.cookie.cookieBehavior` 5), its default: a framed site
+    /// may set and read cookies, but in a jar of its own per top-level site, so cookies
+    /// from a top-level visit are **not** sent to it in a frame under another site. The
+    /// heuristics that would lift that partition after a pop-up or redirect are off.
+    Allowed,
+    /// Both browsers refuse cookies to a site framed by another site, and send it none
+    /// (Chromium: Settings' "Block third-party cookies"; Firefox: `cookieBehavior` 1).
+    Blocked,
+}
+
+/// Firefox's profile preferences: the cookie behaviour asked for, and nothing that goes to
+/// the network by itself (updates, telemetry, Safe Browsing, captive-portal checks, add-on
+/// updates), which would fail or stall on a closed network.
+fn firefox_prefs(cookies: ThirdPartyCookies) -> Value {
+    json!({
+        "network.cookie.cookieBehavior": match cookies {
+            ThirdPartyCookies::Allowed => 5,
+            ThirdPartyCookies::Blocked => 1,
+        },
+        "privacy.restrict3rdpartystorage.heuristic.recently_visited": false,
+        "privacy.restrict3rdpartystorage.heuristic.opened_window_after_interaction": false,
+        "privacy.restrict3rdpartystorage.heuristic.window_open": false,
+        "privacy.restrict3rdpartystorage.heuristic.redirect": false,
+        "app.update.enabled": false,
+        "app.update.auto": false,
+        "app.normandy.enabled": false,
+        "browser.shell.checkDefaultBrowser": false,
+        "browser.startup.homepage_override.mstone": "ignore",
+        "datareporting.policy.dataSubmissionEnabled": false,
+        "datareporting.healthreport.uploadEnabled": false,
+        "toolkit.telemetry.enabled": false,
+        "toolkit.telemetry.unified": false,
+        "toolkit.telemetry.archive.enabled": false,
+        "toolkit.telemetry.server": "",
+        "network.captive-portal-service.enabled": false,
+        "network.connectivity-service.enabled": false,
+        "browser.safebrowsing.malware.enabled": false,
+        "browser.safebrowsing.phishing.enabled": false,
+        "browser.safebrowsing.downloads.enabled": false,
+        "browser.safebrowsing.blockedURIs.enabled": false,
+        "browser.safebrowsing.provider.mozilla.updateURL": "",
+        "browser.safebrowsing.provider.google4.updateURL": "",
+        "extensions.update.enabled": false,
+        "extensions.update.autoUpdateDefault": false,
+        "extensions.getAddons.cache.enabled": false,
+        "extensions.systemAddon.update.enabled": false,
+        "browser.ping-centre.telemetry": false,
+        "browser.newtabpage.activity-stream.feeds.telemetry": false,
+        "browser.newtabpage.activity-stream.telemetry": false,
+        "network.dns.disablePrefetch": true,
+        "network.prefetch-next": false,
+        "network.http.speculative-parallel-limit": 0,
+        "browser.region.network.url": "",
+        "browser.region.update.enabled": false,
+        "browser.search.update": false,
+        "services.settings.server": "",
+        "browser.contentblocking.report.lockwise.enabled": false,
+        "media.gmp-manager.url": "",
+        "media.gmp-gmpopenh264.enabled": false,
+    })
 }
 
 /// The headers a deployment sends (see deploy/): the app must work under them.
@@ -254,26 +409,49 @@ fn origin(listener: &TcpListener) -> String {
     format!("http://{addr}")
 }
 
-struct Chromedriver {
+/// The WebDriver server of [`Browser::from_env`]'s browser (chromedriver or geckodriver),
+/// on a free port, killed when dropped.
+struct Driver {
     process: Child,
     url: String,
+    browser: Browser,
 }
 
-impl Chromedriver {
-    async fn start() -> Chromedriver {
+impl Driver {
+    async fn start() -> Driver {
+        let browser = Browser::from_env();
         let port = bind().await.local_addr().expect("bound").port();
-        let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-        let process = Command::new(&program)
-            .arg(format!("--port={port}"))
+        let (variable, default) = match browser {
+            Browser::Chromium => ("CHROMEDRIVER", "chromedriver"),
+            Browser::Firefox => ("GECKODRIVER", "geckodriver"),
+        };
+        let program = std::env::var(variable).unwrap_or_else(|_| default.into());
+        let mut command = Command::new(&program);
+        match browser {
+            Browser::Chromium => command.arg(format!("--port={port}")),
+            // A free WebDriver BiDi port too: every geckodriver otherwise gives its Firefox
+            // port 9222, and parallel tests' Firefoxes would fight over it. (Marionette's
+            // port is already a free one.)
+            Browser::Firefox => command.args([
+                "--port".to_string(),
+                port.to_string(),
+                "--host".into(),
+                "127.0.0.1".into(),
+                "--websocket-port".into(),
+                "0".into(),
+            ]),
+        };
+        let process = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program} (set CHROMEDRIVER): {e}"));
-        let driver = Chromedriver {
+            .unwrap_or_else(|e| panic!("cannot start {program} (set {variable}): {e}"));
+        let driver = Driver {
             process,
             url: format!("http://127.0.0.1:{port}"),
+            browser,
         };
-        wait_until("chromedriver listens", || async {
+        wait_until(&format!("{program} listens"), || async {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
@@ -283,7 +461,7 @@ impl Chromedriver {
     }
 }
 
-impl Drop for Chromedriver {
+impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
@@ -564,7 +742,7 @@ pub async fn sign_in_to_list(browser: &Client, stack: &Stack, user: (&str, &str)
 }
 
 impl Stack {
-    /// dev-tenant, appointments-api and chromedriver for an SPA that something else serves
+    /// dev-tenant, appointments-api and the WebDriver server for an SPA that something else serves
     /// (e.g. nginx in `e2e_deploy.rs`) at `spa` (an origin, `http://127.0.0.1:<port>`) under
     /// `public_url` (`/` or `/appointments-demo/`). The tenant accepts that origin's
     /// callback, silent-callback and logout URLs, and the API allows it by CORS. Write the
@@ -578,25 +756,31 @@ impl Stack {
     }
 
     /// As [`Stack::browser`], with Chromium's console kept for [`Stack::browser_log`].
+    /// Chromium only: geckodriver has no endpoint for the console.
     pub async fn browser_with_console_log(&self) -> Client {
-        self.connect(json!({ "goog:loggingPrefs": { "browser": "ALL" } }))
-            .await
+        self.connect(
+            ThirdPartyCookies::Allowed,
+            json!({ "goog:loggingPrefs": { "browser": "ALL" } }),
+        )
+        .await
     }
 
     /// The browser's console messages since the last call (chromedriver's `se/log`, which
     /// needs [`Stack::browser_with_console_log`]), each as `LEVEL message`. CSP violations
-    /// show here as `SEVERE ... Refused to ... Content Security Policy ...`.
+    /// show here as `SEVERE ... Refused to ... Content Security Policy ...`. Chromium only.
     pub async fn browser_log(&self, browser: &Client) -> Vec<String> {
+        assert_eq!(
+            self.driver.browser,
+            Browser::Chromium,
+            "the console log is chromedriver's (se/log); geckodriver has none"
+        );
         let session = browser
             .session_id()
             .await
             .expect("session id")
             .expect("a session");
         let answer: Value = reqwest::Client::new()
-            .post(format!(
-                "{}/session/{session}/se/log",
-                self.chromedriver.url
-            ))
+            .post(format!("{}/session/{session}/se/log", self.driver.url))
             .json(&json!({ "type": "browser" }))
             .send()
             .await

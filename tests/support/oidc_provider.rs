@@ -23,9 +23,7 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 use tower_http::services::{ServeDir, ServeFile};
 
-use super::{
-    bind, click, dist_dir, find, security_headers, wait_until, Chromedriver, CurrentUrl, Stack,
-};
+use super::{bind, click, dist_dir, find, security_headers, wait_until, CurrentUrl, Driver, Stack};
 
 /// The client registered at the provider (`provider.mjs`).
 pub const CLIENT_ID: &str = "appointments-spa";
@@ -113,7 +111,7 @@ impl Interop {
             api,
             api_requests,
             faults: Default::default(),
-            chromedriver: Chromedriver::start().await,
+            driver: Driver::start().await,
         };
         Interop {
             stack,

@@ -22,8 +22,9 @@ commands:
   dev     install what is missing, then run dev-tenant (:7002), appointments-api (:7001)
           and `trunk serve` (:8080); Ctrl-C stops all three. With --domain and --client-id,
           against a real tenant instead (`cargo xtask dev --help`)
-  test    install what is missing (Chromium and chromedriver too), then run every check and
-          test: fmt, clippy on both targets, native tests, browser tests, end-to-end tests
+  test    install what is missing (Chromium, chromedriver, Firefox ESR and geckodriver too),
+          then run every check and test: fmt, clippy on both targets, native tests, browser
+          tests, end-to-end tests (sign-in and session also in Firefox)
   setup   only install what is missing
   dist    build the release site: [--public-url /sub/path/] [--out DIR] (default dist/)
   bench   build the release site and measure it: first-load sizes (raw, gzip -9, brotli -q 11),
@@ -176,6 +177,25 @@ fn test() -> Result<()> {
         .args(["test", "--workspace"])
         .env("SPA_DIST_DIR", &e2e_dist)
         .env("SPA_SUBPATH_DIST_DIR", &e2e_subpath_dist))?;
+
+    // The sign-in and session end-to-end tests again, in headless Firefox ESR, with the
+    // check of the browser's pinned cookie settings (tests/support reads E2E_BROWSER;
+    // everything else runs in Chromium only).
+    run(tools
+        .command("cargo")
+        .args([
+            "test",
+            "-p",
+            "appointments-spa",
+            "--test",
+            "e2e_browser",
+            "--test",
+            "e2e_sign_in",
+            "--test",
+            "e2e_session",
+        ])
+        .env("SPA_DIST_DIR", &e2e_dist)
+        .env("E2E_BROWSER", "firefox"))?;
 
     // Component tests in headless Chromium (runner and browser flags: .cargo/config.toml
     // and webdriver.json).

@@ -16,6 +16,11 @@ const TRUNK_VERSION: &str = "0.21.14";
 /// Debian's binaryen is too old for current rustc output; npm's package works.
 const BINARYEN_VERSION: &str = "132";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's Firefox ESR, which the sign-in and session end-to-end tests also run in.
+const FIREFOX: &str = "/usr/bin/firefox-esr";
+/// Built from crates.io: npm's `geckodriver` package downloads Mozilla's release at install
+/// time, which a closed network refuses.
+const GECKODRIVER_VERSION: &str = "0.37.1";
 const AXE_CORE_VERSION: &str = "4";
 const AXE_CORE_FILE: &str = ".tools/node_modules/axe-core/axe.min.js";
 /// node-oidc-provider for the interoperability test, pinned by its package-lock.json.
@@ -24,6 +29,8 @@ const INTEROP_DIR: &str = "tests/interop";
 pub struct Toolchain {
     path: OsString,
     chromedriver: Option<PathBuf>,
+    /// geckodriver, found on `path` (`~/.cargo/bin`), once the browsers are ensured.
+    geckodriver: Option<PathBuf>,
 }
 
 impl Toolchain {
@@ -41,6 +48,7 @@ impl Toolchain {
         let tools = Toolchain {
             path,
             chromedriver: None,
+            geckodriver: None,
         };
 
         tools.ensure_wasm_target()?;
@@ -51,8 +59,11 @@ impl Toolchain {
         tools.ensure_wasm_opt(&npm_bin)?;
         if with_browser {
             let chromedriver = ensure_chromium()?;
+            ensure_firefox()?;
+            let geckodriver = tools.ensure_geckodriver()?;
             return Ok(Toolchain {
                 chromedriver: Some(chromedriver),
+                geckodriver: Some(geckodriver),
                 ..tools
             });
         }
@@ -69,6 +80,9 @@ impl Toolchain {
         command.env("PATH", &self.path);
         if let Some(chromedriver) = &self.chromedriver {
             command.env("CHROMEDRIVER", chromedriver);
+        }
+        if let Some(geckodriver) = &self.geckodriver {
+            command.env("GECKODRIVER", geckodriver);
         }
         command
     }
@@ -116,6 +130,28 @@ impl Toolchain {
             "--locked",
             "--force",
         ]))
+    }
+
+    /// geckodriver into `~/.cargo/bin`, like trunk, unless that version is already there.
+    fn ensure_geckodriver(&self) -> Result<PathBuf> {
+        let installed = cargo_home().join("bin/geckodriver");
+        let wanted = format!("geckodriver {GECKODRIVER_VERSION}");
+        // It prints `geckodriver 0.37.1` and, when built from a git checkout, a commit.
+        let has = self
+            .version_of(&installed.to_string_lossy())
+            .is_some_and(|v| v == wanted || v.starts_with(&format!("{wanted} ")));
+        if !has {
+            println!("xtask: installing {wanted} (about 4 minutes, once)");
+            run(self.command("cargo").args([
+                "install",
+                "geckodriver",
+                "--version",
+                GECKODRIVER_VERSION,
+                "--locked",
+                "--force",
+            ]))?;
+        }
+        Ok(installed)
     }
 
     /// wasm-bindgen's CLI must be exactly the version of the library in Cargo.lock.
@@ -229,6 +265,14 @@ fn ensure_chromium() -> Result<PathBuf> {
         apt_install(&["chromium", "chromium-driver"], "the browser tests")?;
     }
     Ok(chromedriver)
+}
+
+/// Debian's Firefox ESR, installed with apt when missing and running as root.
+fn ensure_firefox() -> Result<()> {
+    if Path::new(FIREFOX).exists() {
+        return Ok(());
+    }
+    apt_install(&["firefox-esr"], "the Firefox end-to-end tests")
 }
 
 /// Makes sure `program` is on the machine, installing Debian `packages` with apt when it is
