@@ -2,12 +2,32 @@
 //!
 //! Requests that cannot be trusted to redirect (unknown client, missing or unregistered
 //! `redirect_uri`) get an HTML error page; every other error goes back to the
-//! `redirect_uri` in the fragment, as Auth0 does.
+//! `redirect_uri`, as Auth0 does: in the fragment for the implicit grant, in the query for
+//! `response_type=code` (or where `response_mode` says).
+//!
+//! # Response types
+//!
+//! - `id_token token`, `id_token`, `token`: the implicit grant. Tokens come back in the
+//!   fragment (`response_mode=fragment` is the only mode accepted); `nonce` is required
+//!   with `id_token`. The client needs the `implicit` grant type.
+//! - `code`: the authorization code flow with PKCE. `code_challenge` (43 base64url
+//!   characters) and `code_challenge_method=S256` are required (a missing challenge,
+//!   `plain` or no method is `invalid_request`); `nonce` is optional and ends up in the ID
+//!   token. The answer is `?code=…&state=…` (`response_mode=query`, the default, or
+//!   `fragment`); the code is redeemed at `/oauth/token` (see [`crate::oauth`],
+//!   [`crate::code`]). The client needs the `authorization_code` grant type. With
+//!   `offline_access` in `scope`, an `audience` whose API has `allow_offline_access`,
+//!   and the client's `refresh_token` grant type, the sign-in also gets a refresh token
+//!   (`offline_access` is then granted, and listed on the consent page); otherwise
+//!   `offline_access` is dropped.
+//!
+//! A response type the client's `grant_types` lack is `unauthorized_client`, on the
+//! redirect URI with `state`.
 //!
 //! # Sessions, consent and `prompt`
 //!
 //! Signing in at the login form starts a tenant session (cookie `dev_tenant_session`,
-//! `HttpOnly; SameSite=Lax`). Accepting the consent page records, in memory, the scopes
+//! `HttpOnly; SameSite=None; Secure`, see [`crate::session`]). Accepting the consent page records, in memory, the scopes
 //! granted to that client for that user (OIDC scopes, and API scopes per audience);
 //! consent is never withdrawn, not even by logout. Then:
 //!
@@ -15,7 +35,8 @@
 //!   shows a page: without a live session it redirects with `#error=login_required`;
 //!   with one but without recorded consent for every scope that would be granted, with
 //!   `#error=consent_required`; otherwise with tokens, exactly as a consent accept does
-//!   (the new request's `nonce`, `at_hash` of the new access token, `state`).
+//!   (the new request's `nonce`, `at_hash` of the new access token, `state`), or with a
+//!   fresh code for `response_type=code`; the errors go in the query for the code flow.
 //!   `prompt=none` combined with another value is `invalid_request`.
 //! - Without `prompt`, a request that comes with a live session skips the login form,
 //!   and also the consent page when consent is on record (302 with tokens); otherwise
@@ -61,6 +82,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::code::AuthCode;
 use crate::config::{User, OIDC_SCOPES};
 use crate::faults::{Fault, WRONG_STATE};
 use crate::limits::{self, Bounded, ClientAddr, Evictable, Verdict};
@@ -74,12 +96,24 @@ pub const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
 const MAX_TRANSACTIONS: usize = 10_000;
 const MAX_TRANSACTIONS_PER_ADDR: usize = 1_000;
 
+/// Where the answer goes on the redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseMode {
+    /// `<redirect_uri>?k=v`: the code flow's default.
+    Query,
+    /// `<redirect_uri>#k=v`: the implicit grant's (and its only) mode.
+    Fragment,
+}
+
 /// A validated authorization request waiting for login and consent.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthRequest {
     pub redirect_uri: String,
     pub state: Option<String>,
     pub grant: Grant,
+    pub mode: ResponseMode,
+    /// `response_type=code`: the PKCE `code_challenge` (S256). `None`: the implicit grant.
+    pub code_challenge: Option<String>,
 }
 
 /// Who signed in for a transaction, and in which tenant session.
@@ -171,20 +205,28 @@ pub(crate) fn redirect(status: StatusCode, location: &str) -> Response {
     }
 }
 
-/// `redirect_uri#k=v&...` with form-urlencoded values.
-fn fragment_redirect(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+/// `redirect_uri#k=v&...` or `redirect_uri?k=v&...` (`&k=v` after a query the URI
+/// already has) with form-urlencoded values.
+fn answer_redirect(redirect_uri: &str, mode: ResponseMode, pairs: &[(&str, &str)]) -> Response {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         ser.append_pair(k, v);
     }
+    let separator = match mode {
+        ResponseMode::Fragment => "#",
+        ResponseMode::Query if !redirect_uri.contains('?') => "?",
+        ResponseMode::Query if redirect_uri.ends_with(['?', '&']) => "",
+        ResponseMode::Query => "&",
+    };
     redirect(
         StatusCode::FOUND,
-        &format!("{redirect_uri}#{}", ser.finish()),
+        &format!("{redirect_uri}{separator}{}", ser.finish()),
     )
 }
 
-fn fragment_error(
+fn error_redirect(
     redirect_uri: &str,
+    mode: ResponseMode,
     state: Option<&str>,
     error: &str,
     description: &str,
@@ -193,7 +235,15 @@ fn fragment_error(
     if let Some(s) = state {
         pairs.push(("state", s));
     }
-    fragment_redirect(redirect_uri, &pairs)
+    answer_redirect(redirect_uri, mode, &pairs)
+}
+
+/// Whether `value` is a PKCE S256 `code_challenge`: 43 base64url characters.
+fn is_s256_challenge(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn unavailable() -> Response {
@@ -331,6 +381,16 @@ async fn authorize(
         );
     }
     let state = param("state");
+    // The code flow answers in the query by default, the implicit grant in the fragment.
+    let code_flow = param("response_type").is_some_and(|r| r.split_whitespace().eq(["code"]));
+    let default_mode = if code_flow {
+        ResponseMode::Query
+    } else {
+        ResponseMode::Fragment
+    };
+    let error = |mode, error: &str, description: &str| {
+        error_redirect(redirect_uri, mode, state, error, description)
+    };
     for (name, max) in [
         ("response_type", limits::MAX_KEYWORD),
         ("response_mode", limits::MAX_KEYWORD),
@@ -338,79 +398,132 @@ async fn authorize(
         ("scope", limits::MAX_SCOPE),
         ("audience", limits::MAX_AUDIENCE),
         ("nonce", limits::MAX_NONCE),
+        ("code_challenge", limits::MAX_KEYWORD),
+        ("code_challenge_method", limits::MAX_KEYWORD),
     ] {
         if param(name).is_some_and(|v| v.len() > max) {
-            return fragment_error(redirect_uri, state, "invalid_request", &too_long(name, max));
+            return error(default_mode, "invalid_request", &too_long(name, max));
         }
     }
 
-    if let Some(mode) = param("response_mode") {
-        if mode != "fragment" {
-            return fragment_error(
-                redirect_uri,
-                state,
+    let mode = match param("response_mode") {
+        None => default_mode,
+        Some("fragment") => ResponseMode::Fragment,
+        Some("query") if code_flow => ResponseMode::Query,
+        Some(mode) if code_flow => {
+            return error(
+                default_mode,
+                "invalid_request",
+                &format!("Unsupported response_mode: {mode} (use query or fragment)"),
+            )
+        }
+        Some(mode) => {
+            return error(
+                default_mode,
                 "invalid_request",
                 &format!(
                     "Unsupported response_mode: {mode} (this tenant answers in the fragment only)"
                 ),
-            );
+            )
         }
-    }
+    };
     let Some(response_type) = param("response_type") else {
-        return fragment_error(
-            redirect_uri,
-            state,
+        return error(
+            mode,
             "invalid_request",
             "Missing required parameter: response_type",
         );
     };
     let words: Vec<&str> = response_type.split_whitespace().collect();
-    let want_token = words.contains(&"token");
+    let want_token = code_flow || words.contains(&"token");
     let want_id_token = words.contains(&"id_token");
-    let valid = !words.is_empty()
-        && words.len() <= 2
-        && words.iter().all(|w| *w == "token" || *w == "id_token")
-        && words.len() == usize::from(want_token) + usize::from(want_id_token);
+    let valid = code_flow
+        || (!words.is_empty()
+            && words.len() <= 2
+            && words.iter().all(|w| *w == "token" || *w == "id_token")
+            && words.len() == usize::from(want_token) + usize::from(want_id_token));
     if !valid {
-        return fragment_error(
-            redirect_uri,
-            state,
+        return error(
+            mode,
             "unsupported_response_type",
             &format!("Unsupported response type: {response_type}"),
         );
     }
+    let grant_type = if code_flow {
+        "authorization_code"
+    } else {
+        "implicit"
+    };
+    if !client.allows(grant_type) {
+        return error(
+            mode,
+            "unauthorized_client",
+            &format!("Grant type '{grant_type}' not allowed for the client."),
+        );
+    }
     let nonce = param("nonce");
     if want_id_token && nonce.is_none() {
-        return fragment_error(
-            redirect_uri,
-            state,
+        return error(
+            mode,
             "invalid_request",
             "nonce is required when response_type includes id_token",
         );
     }
-    let audience = param("audience");
-    if let Some(a) = audience {
-        if st.tenant.api(a).is_none() {
-            return fragment_error(
-                redirect_uri,
-                state,
-                "access_denied",
-                &format!("Service not found: {a}"),
+    let code_challenge = if code_flow {
+        // PKCE is required: every client of this tenant is public.
+        let Some(challenge) = param("code_challenge") else {
+            return error(
+                mode,
+                "invalid_request",
+                "Missing required parameter: code_challenge (PKCE is required)",
+            );
+        };
+        if param("code_challenge_method") != Some("S256") {
+            return error(
+                mode,
+                "invalid_request",
+                "code_challenge_method must be S256",
             );
         }
-    }
+        if !is_s256_challenge(challenge) {
+            return error(
+                mode,
+                "invalid_request",
+                "code_challenge must be 43 base64url characters (an S256 challenge)",
+            );
+        }
+        Some(challenge.to_string())
+    } else {
+        None
+    };
+    let audience = param("audience");
+    let api = match audience {
+        Some(a) => match st.tenant.api(a) {
+            Some(api) => Some(api),
+            None => return error(mode, "access_denied", &format!("Service not found: {a}")),
+        },
+        None => None,
+    };
     let prompt = param("prompt").unwrap_or("");
     let prompts: Vec<&str> = prompt.split_whitespace().collect();
     let silent = prompts.contains(&"none");
     if silent && prompts.len() > 1 {
-        return fragment_error(
-            redirect_uri,
-            state,
+        return error(
+            mode,
             "invalid_request",
             "prompt=none cannot be combined with other prompt values",
         );
     }
 
+    let scopes: Vec<String> = param("scope")
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let offline = code_flow
+        && scopes.iter().any(|s| s == crate::tokens::OFFLINE_ACCESS)
+        && api.is_some_and(|a| a.allow_offline_access)
+        && client.allows("refresh_token");
     let request = AuthRequest {
         redirect_uri: redirect_uri.to_string(),
         state: state.map(str::to_string),
@@ -418,14 +531,13 @@ async fn authorize(
             client_id: client.client_id.clone(),
             want_token,
             want_id_token,
-            scopes: param("scope")
-                .unwrap_or("")
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
+            scopes,
             audience: audience.map(str::to_string),
             nonce: nonce.map(str::to_string),
+            offline,
         },
+        mode,
+        code_challenge,
     };
 
     let session_user = if prompts.contains(&"login") {
@@ -439,19 +551,19 @@ async fn authorize(
     if silent {
         // Silent authentication: never a page, always a redirect to the callback.
         let Some((user, sid)) = session_user else {
-            return fragment_error(redirect_uri, state, "login_required", "Login required");
+            return error(mode, "login_required", "Login required");
         };
         if !consented(&st, &request.grant, user) {
-            return fragment_error(redirect_uri, state, "consent_required", "Consent required");
+            return error(mode, "consent_required", "Consent required");
         }
-        return tokens_redirect(&st, &request, user, &sid);
+        return success_redirect(&st, addr, &request, user, &sid);
     }
 
     if let Some((user, sid)) = &session_user {
         // Signed in and consent on record: answer at once, as Auth0 does for a
         // first-party application.
         if !prompts.contains(&"consent") && consented(&st, &request.grant, user) {
-            return tokens_redirect(&st, &request, user, sid);
+            return success_redirect(&st, addr, &request, user, sid);
         }
     }
     let Some(browser) = session::browser_id(&headers).or_else(crate::random_id) else {
@@ -482,7 +594,7 @@ async fn authorize(
 /// granted, the resource being `""` for OIDC scopes and the audience for API scopes.
 fn consent_items(st: &Shared, grant: &Grant, user: &User) -> Vec<(String, String)> {
     let audience = grant.audience.as_deref();
-    granted_scopes(&st.tenant, &grant.scopes, audience, user)
+    granted_scopes(&st.tenant, &grant.scopes, audience, user, grant.offline)
         .into_iter()
         .map(|(scope, _)| {
             let resource = if OIDC_SCOPES.iter().any(|(o, _)| *o == scope) {
@@ -595,7 +707,7 @@ async fn login(
         return unknown_tx();
     }
     let mut resp = redirect(StatusCode::SEE_OTHER, &format!("/u/consent?tx={tx}"));
-    if let Some(cookie) = session::set_cookie(&cookie_value, st.secure()) {
+    if let Some(cookie) = session::set_cookie(&cookie_value) {
         resp.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     resp
@@ -624,7 +736,13 @@ async fn consent_form(
         return unknown_tx();
     };
     let grant = &t.request.grant;
-    let scopes = granted_scopes(&st.tenant, &grant.scopes, grant.audience.as_deref(), user);
+    let scopes = granted_scopes(
+        &st.tenant,
+        &grant.scopes,
+        grant.audience.as_deref(),
+        user,
+        grant.offline,
+    );
     consent_page(
         &tx,
         &client_name(&st, &t),
@@ -634,7 +752,12 @@ async fn consent_form(
     )
 }
 
-async fn consent(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+async fn consent(
+    State(st): State<Shared>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let f = parse_form(&body);
     let tx = f.get("tx").cloned().unwrap_or_default();
     let accept = match f.get("decision").map(String::as_str) {
@@ -674,8 +797,9 @@ async fn consent(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let req = &t.request;
     let state = req.state.as_deref();
     if !accept {
-        return fragment_error(
+        return error_redirect(
             &req.redirect_uri,
+            req.mode,
             state,
             "access_denied",
             "User did not authorize the request",
@@ -686,15 +810,66 @@ async fn consent(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         &req.grant.client_id,
         consent_items(&st, &req.grant, user),
     );
-    tokens_redirect(&st, req, user, &signed_in.sid)
+    success_redirect(&st, addr, req, user, &signed_in.sid)
 }
 
-/// The successful answer: tokens in the callback's fragment, issued in session `sid`.
+/// The successful answer for a request from a client at `addr`, in session `sid`: a
+/// code, or tokens.
+fn success_redirect(
+    st: &Shared,
+    addr: IpAddr,
+    req: &AuthRequest,
+    user: &User,
+    sid: &str,
+) -> Response {
+    if req.code_challenge.is_some() {
+        code_redirect(st, addr, req, user, sid)
+    } else {
+        tokens_redirect(st, req, user, sid)
+    }
+}
+
+/// The code flow's answer: a fresh authorization code and `state`.
+fn code_redirect(st: &Shared, addr: IpAddr, req: &AuthRequest, user: &User, sid: &str) -> Response {
+    let mut state = req.state.as_deref();
+    if st.faults.take_if(Fault::WrongState) {
+        state = Some(WRONG_STATE);
+    }
+    let code = AuthCode {
+        request: req.clone(),
+        sub: user.sub.clone(),
+        sid: sid.to_string(),
+    };
+    let Some(code) = st.codes.insert(addr, code, st.clock.now()) else {
+        return error_redirect(
+            &req.redirect_uri,
+            req.mode,
+            state,
+            "server_error",
+            "No authorization code could be made",
+        );
+    };
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(s) = state {
+        pairs.push(("state", s));
+    }
+    answer_redirect(&req.redirect_uri, req.mode, &pairs)
+}
+
+/// The implicit grant's answer: tokens in the callback's fragment, issued in session `sid`.
 fn tokens_redirect(st: &Shared, req: &AuthRequest, user: &User, sid: &str) -> Response {
     let mut state = req.state.as_deref();
-    let issued = match crate::tokens::issue(st, &req.grant, user, sid) {
+    let issued = match crate::tokens::issue(st, &req.grant, user, sid, true) {
         Ok(i) => i,
-        Err(e) => return fragment_error(&req.redirect_uri, state, "server_error", &e.to_string()),
+        Err(e) => {
+            return error_redirect(
+                &req.redirect_uri,
+                req.mode,
+                state,
+                "server_error",
+                &e.to_string(),
+            )
+        }
     };
     if issued.fault == Some(Fault::WrongState) {
         state = Some(WRONG_STATE);
@@ -717,5 +892,5 @@ fn tokens_redirect(st: &Shared, req: &AuthRequest, user: &User, sid: &str) -> Re
     if let Some(s) = state {
         pairs.push(("state", s));
     }
-    fragment_redirect(&req.redirect_uri, &pairs)
+    answer_redirect(&req.redirect_uri, req.mode, &pairs)
 }

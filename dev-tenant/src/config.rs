@@ -8,10 +8,13 @@
 //!   "Appointments (local demo)", with allowed callback URLs
 //!   `http://localhost:8080/callback` and `http://127.0.0.1:8080/callback` (and
 //!   `/silent-callback.html` on both, for silent renewal), allowed
-//!   logout URLs `http://localhost:8080/` and `http://127.0.0.1:8080/`, and allowed web
-//!   origins `http://localhost:8080` and `http://127.0.0.1:8080`;
+//!   logout URLs `http://localhost:8080/` and `http://127.0.0.1:8080/`, allowed web
+//!   origins `http://localhost:8080` and `http://127.0.0.1:8080`, and the grant types
+//!   `implicit`, `authorization_code` and `refresh_token`;
 //! - one API, identifier **`appointments:api`**, with scopes `read:appointments`
-//!   ("Read your appointments") and `create:appointments` ("Create appointments");
+//!   ("Read your appointments") and `create:appointments` ("Create appointments"), and
+//!   offline access allowed (`allow_offline_access`, so the code flow can have refresh
+//!   tokens);
 //! - two users (RBAC permissions in brackets):
 //!   - `alice@example.com` / `alice-password-1`, "Alice Example", `sub` `auth0|alice`
 //!     \[`read:appointments`, `create:appointments`\];
@@ -29,8 +32,10 @@
 //! {"clients":[{"client_id":"my-spa","name":"My SPA",
 //!              "callbacks":["http://localhost:3000/callback"],
 //!              "logout_urls":["http://localhost:3000/"],
-//!              "web_origins":["http://localhost:3000"]}],
-//!  "apis":[{"identifier":"my:api","scopes":[{"value":"read:things","description":"Read things"}]}],
+//!              "web_origins":["http://localhost:3000"],
+//!              "grant_types":["authorization_code","refresh_token"]}],
+//!  "apis":[{"identifier":"my:api","allow_offline_access":true,
+//!           "scopes":[{"value":"read:things","description":"Read things"}]}],
 //!  "users":[{"sub":"auth0|carol","email":"carol@example.com","password":"pw",
 //!            "name":"Carol","permissions":["read:things"]}]}
 //! ```
@@ -40,7 +45,11 @@
 //! `--bind ADDR` (default `127.0.0.1:7002`), `--issuer URL` (default
 //! `http://localhost:<bind port>/`), `--config FILE`, `--key FILE` (RS256 private key
 //! PEM, PKCS#8 or PKCS#1; otherwise a 2048-bit key is generated at start),
-//! `--token-lifetime SECS` (default 7200), `--enable-fault-injection` (serve the
+//! `--token-lifetime SECS` (default 7200), `--refresh-token-lifetime SECS` (absolute
+//! lifetime of a refresh token family, default 2592000 = 30 days),
+//! `--refresh-token-idle SECS` (a refresh token unused this long expires, default
+//! 1296000 = 15 days; at most the absolute lifetime, which it follows when only that is
+//! shortened), `--code-lifetime SECS` (default 60), `--enable-fault-injection` (serve the
 //! test-only `POST /test/next-fault`, see [`crate::faults`]; off by default), `--help`.
 
 use std::collections::HashSet;
@@ -54,6 +63,17 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_BIND: &str = "127.0.0.1:7002";
 /// Default access/id token lifetime in seconds.
 pub const DEFAULT_TOKEN_LIFETIME: u64 = 7200;
+/// Default absolute lifetime of a refresh token family in seconds: 30 days, Auth0's
+/// default for rotating refresh tokens.
+pub const DEFAULT_REFRESH_TOKEN_LIFETIME: u64 = 30 * 24 * 3600;
+/// Default idle (inactivity) lifetime of a refresh token in seconds: 15 days, as at Auth0.
+pub const DEFAULT_REFRESH_TOKEN_IDLE: u64 = 15 * 24 * 3600;
+/// Default lifetime of an authorization code in seconds.
+pub const DEFAULT_CODE_LIFETIME: u64 = 60;
+/// Longest refresh token lifetime accepted (one year, Auth0's maximum).
+pub const MAX_REFRESH_TOKEN_LIFETIME: u64 = 31_557_600;
+/// Longest authorization code lifetime accepted.
+pub const MAX_CODE_LIFETIME: u64 = 600;
 /// The OIDC scopes the tenant understands, with the text shown on the consent page.
 pub const OIDC_SCOPES: [(&str, &str); 3] = [
     ("openid", "Sign you in with your account"),
@@ -72,9 +92,38 @@ pub struct Client {
     /// Allowed logout URLs; `returnTo` / `post_logout_redirect_uri` must equal one exactly.
     #[serde(default)]
     pub logout_urls: Vec<String>,
-    /// Allowed web origins (kept for parity with Auth0; not enforced by the implicit grant).
+    /// Allowed web origins (Auth0's "Allowed Web Origins"): the origins whose pages may
+    /// call `/oauth/token` and `/oauth/revoke` (CORS). The implicit grant does not use them.
     #[serde(default)]
     pub web_origins: Vec<String>,
+    /// The grants the client may use (Auth0's `grant_types`): `implicit`,
+    /// `authorization_code`, `refresh_token`. Default: all three, as Auth0 gives a new
+    /// single-page application.
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+}
+
+/// The grant types this tenant knows.
+pub const GRANT_TYPES: [&str; 3] = ["implicit", "authorization_code", "refresh_token"];
+
+fn default_grant_types() -> Vec<String> {
+    GRANT_TYPES.iter().map(|g| g.to_string()).collect()
+}
+
+impl Client {
+    /// Whether the client may use `grant_type`.
+    pub fn allows(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// Whether `origin` (e.g. `http://localhost:8080`) is one of the client's allowed web
+    /// origins; a trailing `/` on either side does not matter.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        self.web_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/') == origin)
+    }
 }
 
 /// One permission (scope) of an API.
@@ -92,6 +141,10 @@ pub struct Api {
     pub identifier: String,
     #[serde(default)]
     pub scopes: Vec<Scope>,
+    /// Auth0's "Allow Offline Access": whether a refresh token may be issued for this API
+    /// (when the application asks for `offline_access`). Default false, as at Auth0.
+    #[serde(default)]
+    pub allow_offline_access: bool,
 }
 
 /// A user who can sign in.
@@ -165,6 +218,7 @@ impl Default for TenantConfig {
                     .collect(),
                 logout_urls: origins.iter().map(|o| format!("{o}/")).collect(),
                 web_origins: origins.iter().map(|o| o.to_string()).collect(),
+                grant_types: default_grant_types(),
             }],
             apis: vec![Api {
                 identifier: "appointments:api".into(),
@@ -178,6 +232,7 @@ impl Default for TenantConfig {
                         description: "Create appointments".into(),
                     },
                 ],
+                allow_offline_access: true,
             }],
             users: vec![
                 User {
@@ -305,6 +360,17 @@ impl TenantConfig {
                 let o = format!("{}/", o.trim_end_matches('/'));
                 check_url(&entry, "web origin", &o, false)?;
             }
+            for g in &c.grant_types {
+                if !GRANT_TYPES.contains(&g.as_str()) {
+                    return Err(bad(
+                        entry,
+                        format!(
+                            "grant type {g:?} is not supported (only {})",
+                            GRANT_TYPES.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
         let mut apis = HashSet::new();
         let mut all_scopes = HashSet::new();
@@ -414,6 +480,12 @@ pub struct Flags {
     pub config: Option<PathBuf>,
     pub key: Option<PathBuf>,
     pub token_lifetime: u64,
+    /// `--refresh-token-lifetime`: absolute lifetime of a refresh token family.
+    pub refresh_token_lifetime: u64,
+    /// `--refresh-token-idle`: a refresh token unused this long expires.
+    pub refresh_token_idle: u64,
+    /// `--code-lifetime`: how long an authorization code can be redeemed.
+    pub code_lifetime: u64,
     /// `--enable-fault-injection`: serve `POST /test/next-fault`.
     pub enable_fault_injection: bool,
 }
@@ -432,7 +504,8 @@ impl std::error::Error for FlagError {}
 
 /// Usage text for `--help`.
 pub const USAGE: &str = "\
-dev-tenant: a local authorization server answering the OAuth 2.0 / OIDC implicit grant as an Auth0 tenant does
+dev-tenant: a local authorization server answering the OAuth 2.0 / OIDC implicit grant and
+authorization code flow (PKCE, refresh token rotation) as an Auth0 tenant does
 
 USAGE: dev-tenant [FLAGS]
 
@@ -441,6 +514,14 @@ USAGE: dev-tenant [FLAGS]
   --config FILE           JSON file with clients, apis and users (replaces the demo ones)
   --key FILE              RS256 private key, PEM (PKCS#8 or PKCS#1); default: generated at start
   --token-lifetime SECS   lifetime of issued tokens in seconds (default 7200)
+  --refresh-token-lifetime SECS
+                          absolute lifetime of a refresh token (of its rotation family),
+                          from sign-in (default 2592000, 30 days; at most 31557600)
+  --refresh-token-idle SECS
+                          a refresh token unused this long expires (default 1296000,
+                          15 days; at most the absolute lifetime)
+  --code-lifetime SECS    how long an authorization code can be redeemed (default 60;
+                          at most 600)
   --enable-fault-injection
                           FOR TESTS ONLY: serve POST /test/next-fault, which makes the next
                           authorization response carry a broken token, e.g.
@@ -469,6 +550,16 @@ pub fn normalize_issuer(value: &str) -> Result<String, String> {
     Ok(s)
 }
 
+/// A flag's value as a number of seconds from 1 to `max`.
+fn seconds(name: &str, value: &str, max: u64) -> Result<u64, FlagError> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 && n <= max => Ok(n),
+        _ => Err(FlagError(format!(
+            "{name}: {value:?} is not a number of seconds between 1 and {max}"
+        ))),
+    }
+}
+
 /// Parses the flags (without the program name). Accepts `--flag VALUE` and `--flag=VALUE`.
 pub fn parse_args<I, S>(args: I) -> Result<Command, FlagError>
 where
@@ -483,8 +574,12 @@ where
         config: None,
         key: None,
         token_lifetime: DEFAULT_TOKEN_LIFETIME,
+        refresh_token_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
+        refresh_token_idle: DEFAULT_REFRESH_TOKEN_IDLE,
+        code_lifetime: DEFAULT_CODE_LIFETIME,
         enable_fault_injection: false,
     };
+    let mut idle_given = false;
     let mut args = args.into_iter().map(Into::into);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -507,6 +602,9 @@ where
             "--config",
             "--key",
             "--token-lifetime",
+            "--refresh-token-lifetime",
+            "--refresh-token-idle",
+            "--code-lifetime",
         ];
         if !known.contains(&name.as_str()) {
             return Err(FlagError(format!("{name}: unknown flag (try --help)")));
@@ -530,17 +628,26 @@ where
             }
             "--config" => flags.config = Some(PathBuf::from(value)),
             "--key" => flags.key = Some(PathBuf::from(value)),
-            _ => {
-                flags.token_lifetime = match value.parse::<u64>() {
-                    Ok(n) if n > 0 && n <= 30 * 24 * 3600 => n,
-                    _ => {
-                        return Err(FlagError(format!(
-                    "--token-lifetime: {value:?} is not a number of seconds between 1 and 2592000"
-                )))
-                    }
-                }
+            "--token-lifetime" => flags.token_lifetime = seconds(&name, &value, 30 * 24 * 3600)?,
+            "--refresh-token-lifetime" => {
+                flags.refresh_token_lifetime = seconds(&name, &value, MAX_REFRESH_TOKEN_LIFETIME)?
             }
+            "--refresh-token-idle" => {
+                flags.refresh_token_idle = seconds(&name, &value, MAX_REFRESH_TOKEN_LIFETIME)?;
+                idle_given = true;
+            }
+            _ => flags.code_lifetime = seconds(&name, &value, MAX_CODE_LIFETIME)?,
         }
+    }
+    if flags.refresh_token_idle > flags.refresh_token_lifetime {
+        if idle_given {
+            return Err(FlagError(format!(
+                "--refresh-token-idle: {} seconds is longer than the refresh token lifetime ({} seconds)",
+                flags.refresh_token_idle, flags.refresh_token_lifetime
+            )));
+        }
+        // Only the absolute lifetime was shortened: the idle lifetime follows it.
+        flags.refresh_token_idle = flags.refresh_token_lifetime;
     }
     Ok(Command::Run(flags))
 }
@@ -590,6 +697,72 @@ mod tests {
             .unwrap_err()
             .0
             .starts_with("--enable-fault-injection:"));
+    }
+
+    #[test]
+    fn refresh_and_code_lifetimes() {
+        let Command::Run(f) = parse_args(Vec::<String>::new()).unwrap() else {
+            panic!("expected run")
+        };
+        assert_eq!(f.refresh_token_lifetime, DEFAULT_REFRESH_TOKEN_LIFETIME);
+        assert_eq!(f.refresh_token_idle, DEFAULT_REFRESH_TOKEN_IDLE);
+        assert_eq!(f.code_lifetime, DEFAULT_CODE_LIFETIME);
+        let Command::Run(f) = parse_args([
+            "--refresh-token-lifetime=20",
+            "--refresh-token-idle",
+            "5",
+            "--code-lifetime=2",
+        ])
+        .unwrap() else {
+            panic!("expected run")
+        };
+        assert_eq!(
+            (
+                f.refresh_token_lifetime,
+                f.refresh_token_idle,
+                f.code_lifetime
+            ),
+            (20, 5, 2)
+        );
+        let Command::Run(f) = parse_args(["--refresh-token-lifetime=20"]).unwrap() else {
+            panic!("expected run")
+        };
+        assert_eq!(
+            f.refresh_token_idle, 20,
+            "the idle lifetime follows a shorter one"
+        );
+        let e = parse_args(["--refresh-token-lifetime=20", "--refresh-token-idle=21"]).unwrap_err();
+        assert!(e.0.starts_with("--refresh-token-idle:"), "{e}");
+        for (flag, value) in [
+            ("--refresh-token-lifetime", "0"),
+            ("--refresh-token-lifetime", "31557601"),
+            ("--refresh-token-idle", "x"),
+            ("--code-lifetime", "601"),
+            ("--code-lifetime", "-1"),
+        ] {
+            let e = parse_args([format!("{flag}={value}")]).unwrap_err();
+            assert!(e.0.starts_with(flag), "{e}");
+        }
+    }
+
+    #[test]
+    fn grant_types_default_and_are_checked() {
+        let json = r#"{"clients":[{"client_id":"a","name":"A","callbacks":["http://x/cb"]}],
+            "users":[{"sub":"s","email":"e@x","password":"p","name":"N"}]}"#;
+        let t = TenantConfig::from_json(json).unwrap();
+        assert!(GRANT_TYPES.iter().all(|g| t.clients[0].allows(g)));
+        let json = json.replace(
+            r#""callbacks""#,
+            r#""grant_types":["password"],"callbacks""#,
+        );
+        let e = TenantConfig::from_json(&json).unwrap_err();
+        assert!(e.problem.contains("\"password\""), "{e}");
+        let api = r#"{"identifier":"i"}"#;
+        let api: Api = serde_json::from_str(api).unwrap();
+        assert!(
+            !api.allow_offline_access,
+            "off unless asked for, as at Auth0"
+        );
     }
 
     #[test]

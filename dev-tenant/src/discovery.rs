@@ -26,18 +26,24 @@ pub(crate) fn routes() -> Router<Shared> {
 
 async fn openid_configuration(State(st): State<Shared>) -> Response {
     let mut scopes: Vec<String> = OIDC_SCOPES.iter().map(|(s, _)| s.to_string()).collect();
+    scopes.push(crate::tokens::OFFLINE_ACCESS.to_string());
     for api in &st.tenant.apis {
         scopes.extend(api.scopes.iter().map(|s| s.value.clone()));
     }
     Json(serde_json::json!({
         "issuer": st.issuer,
         "authorization_endpoint": st.url("authorize"),
+        "token_endpoint": st.url("oauth/token"),
+        "revocation_endpoint": st.url("oauth/revoke"),
         "jwks_uri": st.url(".well-known/jwks.json"),
         "userinfo_endpoint": st.url("userinfo"),
         "end_session_endpoint": st.url("oidc/logout"),
-        "response_types_supported": ["token", "id_token", "id_token token"],
-        "response_modes_supported": ["fragment"],
-        "grant_types_supported": ["implicit"],
+        "response_types_supported": ["code", "token", "id_token", "id_token token"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": scopes,

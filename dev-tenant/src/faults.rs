@@ -28,8 +28,11 @@
 //!   in a browser can call it too.
 //!
 //! A fault applies to the next successful authorization response only (tokens issued
-//! after consent, or silently for `prompt=none`), whatever it contains, and is consumed
-//! by it; the response after that is clean again. Setting a fault replaces a pending
+//! after consent, or silently for `prompt=none`, or by `/oauth/token` for a code or a
+//! refresh token), whatever it contains, and is consumed by it; the response after that
+//! is clean again. In the code flow, `wrong_state` is taken by the redirect that carries
+//! the code and every other fault waits for the token response (`missing_at_hash` then
+//! changes nothing: those ID tokens have no `at_hash`). Setting a fault replaces a pending
 //! one. Unless a fault says otherwise, it changes the ID token only; the access token
 //! stays valid. See [`Fault`] for each one.
 
@@ -216,6 +219,17 @@ impl FaultSwitch {
     /// Takes the pending fault: called once per successful authorization response.
     pub(crate) fn take(&self) -> Option<Fault> {
         lock(&self.0).take()
+    }
+
+    /// Takes the pending fault only if it is `fault`.
+    pub(crate) fn take_if(&self, fault: Fault) -> bool {
+        let mut pending = lock(&self.0);
+        if *pending == Some(fault) {
+            *pending = None;
+            true
+        } else {
+            false
+        }
     }
 }
 

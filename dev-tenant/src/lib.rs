@@ -1,6 +1,7 @@
 //! A local authorization server that answers the OAuth 2.0 / OpenID Connect implicit
-//! grant as an Auth0 tenant does, so a single-page app can run its whole sign-in flow
-//! locally, offline.
+//! grant and the authorization code flow with PKCE and refresh-token rotation as an
+//! Auth0 tenant does, so a single-page app can run its whole sign-in flow locally,
+//! offline.
 //!
 //! See [`config`] for the demo clients, API and users, and for the binary's flags.
 //!
@@ -22,9 +23,10 @@
 //! Flow: `GET /authorize` shows the login form (`POST /u/login`, fields `tx`, `username`,
 //! `password`), which redirects (303) to `GET /u/consent?tx=..`; its form
 //! (`POST /u/consent`, fields `tx`, `decision` = `accept` | `deny`) redirects (302) to
-//! the callback with the result in the fragment. These pages need the
-//! `dev_tenant_browser` cookie `/authorize` set (and consent the session cookie the login
-//! set): a client that scripts them must carry both. A later request with the session cookie
+//! the callback with the result in the fragment (implicit grant) or a code in the query
+//! (`response_type=code`, redeemed at `POST /oauth/token`, see [`oauth`]). These pages
+//! need the `dev_tenant_browser` cookie `/authorize` set (and consent the session cookie
+//! the login set): a client that scripts them must carry both. A later request with the session cookie
 //! skips the login form, and the consent page once consent is on record; `prompt=none`
 //! answers silently (see [`authorize`]).
 //!
@@ -34,21 +36,25 @@
 
 pub mod authorize;
 pub mod avatars;
+pub mod code;
 pub mod config;
 pub mod discovery;
 pub mod faults;
 pub mod keys;
 pub mod limits;
 pub mod logout;
+pub mod oauth;
 pub mod pages;
+pub mod refresh;
 pub mod session;
 pub mod tokens;
 pub mod userinfo;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
@@ -57,7 +63,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use crate::faults::{Fault, FaultSwitch};
 
-use crate::config::{TenantConfig, DEFAULT_TOKEN_LIFETIME};
+use crate::config::{
+    TenantConfig, DEFAULT_CODE_LIFETIME, DEFAULT_REFRESH_TOKEN_IDLE,
+    DEFAULT_REFRESH_TOKEN_LIFETIME, DEFAULT_TOKEN_LIFETIME,
+};
 use crate::keys::{KeyError, KeyRing, SigningKey};
 
 /// Everything the server needs to run.
@@ -71,6 +80,18 @@ pub struct Settings {
     pub key: SigningKey,
     /// Lifetime of issued tokens in seconds (`expires_in`), default 7200.
     pub token_lifetime: u64,
+    /// Absolute lifetime of a refresh token family in seconds, counted from the sign-in
+    /// (`--refresh-token-lifetime`), default 30 days.
+    pub refresh_token_lifetime: u64,
+    /// Idle lifetime of a refresh token in seconds (`--refresh-token-idle`): one unused
+    /// this long expires; default 15 days.
+    pub refresh_token_idle: u64,
+    /// How long an authorization code can be redeemed, in seconds (`--code-lifetime`),
+    /// default 60.
+    pub code_lifetime: u64,
+    /// The clock authorization codes and refresh tokens are timed by. Tests keep a clone
+    /// and [`Clock::advance`] it instead of sleeping.
+    pub clock: Clock,
     /// Test-only fault injection: keep a clone and call [`FaultSwitch::set_next`] to break
     /// the next authorization response (see [`faults`]). Nothing is pending by default.
     pub faults: FaultSwitch,
@@ -115,6 +136,10 @@ impl Settings {
             tenant,
             key,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            refresh_token_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
+            refresh_token_idle: DEFAULT_REFRESH_TOKEN_IDLE,
+            code_lifetime: DEFAULT_CODE_LIFETIME,
+            clock: Clock::default(),
             faults: FaultSwitch::default(),
             fault_injection_endpoint: false,
         })
@@ -133,7 +158,10 @@ pub(crate) struct AppState {
     pub keys: KeyRing,
     pub token_lifetime: u64,
     pub faults: FaultSwitch,
+    pub clock: Clock,
     pub transactions: authorize::Transactions,
+    pub codes: code::Codes,
+    pub refresh_tokens: refresh::RefreshTokens,
     pub sessions: session::Sessions,
     pub consents: session::Consents,
     pub opaque_tokens: tokens::OpaqueTokens,
@@ -150,6 +178,29 @@ impl AppState {
     /// Whether cookies should carry `Secure`.
     pub fn secure(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+}
+
+/// A clock that reads the real time plus an offset tests can move forward.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    /// Moves this clock (and every clone of it) forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let millis = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |m| {
+                Some(m.saturating_add(millis))
+            });
+    }
+
+    /// The current instant on this clock.
+    pub(crate) fn now(&self) -> Instant {
+        let now = Instant::now();
+        now.checked_add(Duration::from_millis(self.0.load(Ordering::SeqCst)))
+            .unwrap_or(now)
     }
 }
 
@@ -215,7 +266,13 @@ pub fn router(settings: Settings) -> Router {
         keys: KeyRing::new(settings.key),
         token_lifetime: settings.token_lifetime,
         faults: settings.faults,
+        clock: settings.clock,
         transactions: authorize::Transactions::default(),
+        codes: code::Codes::new(Duration::from_secs(settings.code_lifetime)),
+        refresh_tokens: refresh::RefreshTokens::new(
+            Duration::from_secs(settings.refresh_token_lifetime),
+            Duration::from_secs(settings.refresh_token_idle),
+        ),
         sessions: session::Sessions::default(),
         consents: session::Consents::default(),
         opaque_tokens: tokens::OpaqueTokens::default(),
@@ -230,6 +287,7 @@ pub fn router(settings: Settings) -> Router {
         .merge(userinfo::routes())
         .merge(authorize::routes())
         .merge(logout::routes())
+        .merge(oauth::routes())
         .route("/avatars/{file}", get(avatars::avatar))
         .with_state(state)
         .layer(SetResponseHeaderLayer::overriding(

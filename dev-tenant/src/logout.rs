@@ -48,7 +48,7 @@ fn end_session(st: &Shared, headers: &HeaderMap, mut then: Response) -> Response
         st.sessions.remove(&id);
     }
     then.headers_mut()
-        .insert(header::SET_COOKIE, session::clear_cookie(st.secure()));
+        .insert(header::SET_COOKIE, session::clear_cookie());
     then
 }
 

@@ -59,6 +59,9 @@ async fn run(flags: Flags) -> ExitCode {
         Err(e) => return fail(2, &e.to_string()),
     };
     settings.token_lifetime = flags.token_lifetime;
+    settings.refresh_token_lifetime = flags.refresh_token_lifetime;
+    settings.refresh_token_idle = flags.refresh_token_idle;
+    settings.code_lifetime = flags.code_lifetime;
     settings.fault_injection_endpoint = flags.enable_fault_injection;
 
     let ip = flags.bind.ip();
@@ -90,10 +93,19 @@ async fn run(flags: Flags) -> ExitCode {
         for u in &c.logout_urls {
             println!("  logout URL: {u}");
         }
+        for o in &c.web_origins {
+            println!("  web origin: {o}");
+        }
+        println!("  grant types: {}", c.grant_types.join(" "));
     }
     for a in &settings.tenant.apis {
         let scopes: Vec<&str> = a.scopes.iter().map(|s| s.value.as_str()).collect();
-        println!("API {} scopes: {}", a.identifier, scopes.join(" "));
+        let offline = if a.allow_offline_access {
+            " (offline access allowed)"
+        } else {
+            ""
+        };
+        println!("API {} scopes: {}{offline}", a.identifier, scopes.join(" "));
     }
     for u in &settings.tenant.users {
         println!(

@@ -1,5 +1,16 @@
-//! The tenant's own sign-in session: a random id in an `HttpOnly; SameSite=Lax` cookie,
-//! mapped to a user in memory; and the consent users have given to clients.
+//! The tenant's own sign-in session: a random id in an `HttpOnly; SameSite=None; Secure`
+//! cookie, as Auth0's `auth0` cookie is, mapped to a user in memory; and the consent users
+//! have given to clients.
+//!
+//! `SameSite=None` lets the browser send the session cookie on cross-site requests too
+//! (silent renewal's hidden iframe on an application of another site), so what reaches
+//! the tenant is the browser's decision (third-party cookie blocking, storage
+//! partitioning), not the tenant's. `SameSite=None` requires `Secure`; browsers accept
+//! `Secure` cookies from `http://localhost` and `http://127.0.0.1` (Chromium and Firefox
+//! treat loopback origins as secure), so the tenant sets it on http issuers too. A
+//! cross-site request can now carry the session, so the state-changing forms keep their
+//! own defences: the logout confirmation checks a token bound to the session, and login
+//! and consent need the browser cookie, which stays `SameSite=Lax`.
 //!
 //! Each session also has a `sid`, a second random id that ID tokens carry (Auth0's `sid`
 //! claim) and `/oidc/logout` accepts as `logout_hint`: the cookie value is a bearer secret
@@ -149,25 +160,22 @@ pub fn set_browser_cookie(id: &str, secure: bool) -> Option<HeaderValue> {
     .ok()
 }
 
-/// `Set-Cookie` value that starts a session.
-pub fn set_cookie(id: &str, secure: bool) -> Option<HeaderValue> {
-    let secure = if secure { "; Secure" } else { "" };
+/// `Set-Cookie` value that starts a session: `HttpOnly; SameSite=None; Secure; Path=/`,
+/// for [`SESSION_LIFETIME`] (`Secure` whatever the issuer's scheme, see the module docs).
+pub fn set_cookie(id: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{secure}",
+        "{COOKIE_NAME}={id}; HttpOnly; SameSite=None; Secure; Path=/; Max-Age={}",
         SESSION_LIFETIME.as_secs()
     ))
     .ok()
 }
 
-/// `Set-Cookie` value that expires the session cookie.
-pub fn clear_cookie(secure: bool) -> HeaderValue {
-    if secure {
-        HeaderValue::from_static(
-            "dev_tenant_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure",
-        )
-    } else {
-        HeaderValue::from_static("dev_tenant_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0")
-    }
+/// `Set-Cookie` value that expires the session cookie (with the same attributes, which a
+/// browser needs to accept it).
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "dev_tenant_session=; HttpOnly; SameSite=None; Secure; Path=/; Max-Age=0",
+    )
 }
 
 #[cfg(test)]

@@ -99,14 +99,21 @@ pub fn at_hash(access_token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
 }
 
+/// The scope that asks for a refresh token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+/// How the consent page describes [`OFFLINE_ACCESS`].
+const OFFLINE_ACCESS_DESCRIPTION: &str = "Keep you signed in (offline access)";
+
 /// The scopes that would be granted, with their descriptions, in request order:
 /// requested OIDC scopes, plus (with an audience) requested scopes the API defines and
-/// the user holds as permissions. Unknown and duplicate scopes are dropped.
+/// the user holds as permissions, plus `offline_access` when requested and `offline`
+/// (the grant may have a refresh token). Unknown and duplicate scopes are dropped.
 pub fn granted_scopes(
     tenant: &TenantConfig,
     requested: &[String],
     audience: Option<&str>,
     user: &User,
+    offline: bool,
 ) -> Vec<(String, String)> {
     let api = audience.and_then(|a| tenant.api(a));
     let mut out: Vec<(String, String)> = Vec::new();
@@ -116,6 +123,8 @@ pub fn granted_scopes(
         }
         if let Some((v, d)) = OIDC_SCOPES.iter().find(|(v, _)| v == s) {
             out.push((v.to_string(), d.to_string()));
+        } else if offline && s == OFFLINE_ACCESS {
+            out.push((s.clone(), OFFLINE_ACCESS_DESCRIPTION.to_string()));
         } else if let Some(def) = api.and_then(|a| a.scopes.iter().find(|d| &d.value == s)) {
             if user.permissions.iter().any(|p| p == s) {
                 out.push((def.value.clone(), def.description.clone()));
@@ -134,6 +143,9 @@ pub struct Grant {
     pub scopes: Vec<String>,
     pub audience: Option<String>,
     pub nonce: Option<String>,
+    /// Whether the grant may have a refresh token: the code flow, `offline_access` asked
+    /// for, the API allows offline access and the client has the `refresh_token` grant.
+    pub offline: bool,
 }
 
 /// The tokens of one response.
@@ -172,6 +184,11 @@ impl OpaqueTokens {
         map.insert(token, (sub, exp));
     }
 
+    /// Forgets `token`.
+    pub(crate) fn revoke(&self, token: &str) {
+        lock(&self.0).remove(token);
+    }
+
     /// The subject of a live opaque token.
     pub(crate) fn subject(&self, token: &str) -> Option<String> {
         let now = crate::now();
@@ -183,12 +200,14 @@ impl OpaqueTokens {
 }
 
 /// Issues the tokens for an accepted grant in tenant session `sid`, with the pending test
-/// fault if any.
+/// fault if any. The ID token carries `at_hash` when `with_at_hash` (the implicit grant's
+/// answers; Auth0 leaves it out of the token endpoint's).
 pub(crate) fn issue(
     state: &AppState,
     grant: &Grant,
     user: &User,
     sid: &str,
+    with_at_hash: bool,
 ) -> Result<Issued, TokenError> {
     let fault = state.faults.take();
     let key = if fault == Some(Fault::RotatedKey) {
@@ -206,6 +225,7 @@ pub(crate) fn issue(
         &grant.scopes,
         grant.audience.as_deref(),
         user,
+        grant.offline,
     );
     let scope = granted
         .iter()
@@ -217,7 +237,7 @@ pub(crate) fn issue(
     } else if let Some(audience) = &grant.audience {
         let permissions = granted
             .iter()
-            .filter(|(v, _)| !OIDC_SCOPES.iter().any(|(o, _)| o == v))
+            .filter(|(v, _)| !OIDC_SCOPES.iter().any(|(o, _)| o == v) && v != OFFLINE_ACCESS)
             .map(|(v, _)| v.clone())
             .collect();
         let claims = AccessClaims {
@@ -247,7 +267,10 @@ pub(crate) fn issue(
             iat,
             exp,
             nonce: grant.nonce.clone(),
-            at_hash: access_token.as_deref().map(at_hash),
+            at_hash: access_token
+                .as_deref()
+                .filter(|_| with_at_hash)
+                .map(at_hash),
             sid: Some(sid.to_string()),
             name: profile.name,
             nickname: profile.nickname,
@@ -295,12 +318,26 @@ mod tests {
             .split(' ')
             .map(String::from)
             .collect();
-        let got: Vec<_> = granted_scopes(&t, &req, Some("appointments:api"), bob)
+        let got: Vec<_> = granted_scopes(&t, &req, Some("appointments:api"), bob, false)
             .into_iter()
             .map(|(v, _)| v)
             .collect();
         assert_eq!(got, ["openid", "profile", "read:appointments"]);
-        let got = granted_scopes(&t, &req, None, bob);
+        let got = granted_scopes(&t, &req, None, bob, false);
         assert_eq!(got.len(), 2);
+        let req: Vec<String> = ["openid", "offline_access", "read:appointments"]
+            .map(String::from)
+            .to_vec();
+        let names = |offline| -> Vec<String> {
+            granted_scopes(&t, &req, Some("appointments:api"), bob, offline)
+                .into_iter()
+                .map(|(v, _)| v)
+                .collect()
+        };
+        assert_eq!(
+            names(true),
+            ["openid", "offline_access", "read:appointments"]
+        );
+        assert_eq!(names(false), ["openid", "read:appointments"]);
     }
 }

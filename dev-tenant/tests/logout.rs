@@ -411,7 +411,8 @@ async fn the_confirmation_needs_the_token_of_the_same_session() {
         assert!(resp.headers().get("set-cookie").is_none());
         assert!(has_session(&t, &cookie).await);
     }
-    // A cross-site post carries no SameSite=Lax cookie: no session, nothing ended.
+    // A post without the session cookie (a browser that blocks third-party cookies, or
+    // a forged form from another site when the browser drops it): nothing ended.
     let resp = confirm(&t, &with(Some(&csrf)), "").await;
     assert_eq!(resp.status(), 303);
     assert!(has_session(&t, &cookie).await);

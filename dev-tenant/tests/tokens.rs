@@ -263,7 +263,7 @@ async fn discovery_document() {
     );
     assert_eq!(
         d["response_types_supported"],
-        serde_json::json!(["token", "id_token", "id_token token"])
+        serde_json::json!(["code", "token", "id_token", "id_token token"])
     );
     let jwks = t
         .http
