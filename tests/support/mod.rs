@@ -207,11 +207,15 @@ impl Stack {
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
+        let (server, url) = self.driver.server_for_a_new_session().await;
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
-            .connect(&self.driver.url)
+            .connect(&url)
             .await
             .unwrap_or_else(|e| panic!("a WebDriver session in headless {browser:?}: {e}"));
+        if let Ok(Some(session)) = client.session_id().await {
+            self.driver.opened(server, session);
+        }
         if browser == Browser::Firefox {
             // Chromium takes its window size as a flag; Firefox over WebDriver.
             client
@@ -409,17 +413,64 @@ fn origin(listener: &TcpListener) -> String {
     format!("http://{addr}")
 }
 
-/// The WebDriver server of [`Browser::from_env`]'s browser (chromedriver or geckodriver),
-/// on a free port, killed when dropped.
+/// The WebDriver servers of [`Browser::from_env`]'s browser: one chromedriver for all of a
+/// stack's Chromium sessions, one geckodriver per Firefox session (geckodriver holds one
+/// session at a time, and a test may open two browsers at once). Each on a free port.
 struct Driver {
-    process: Child,
-    url: String,
     browser: Browser,
+    servers: std::sync::Mutex<Vec<DriverServer>>,
 }
 
 impl Driver {
     async fn start() -> Driver {
         let browser = Browser::from_env();
+        let servers = match browser {
+            Browser::Chromium => vec![DriverServer::start(browser).await],
+            Browser::Firefox => Vec::new(),
+        };
+        Driver {
+            browser,
+            servers: std::sync::Mutex::new(servers),
+        }
+    }
+
+    /// The index and URL of the server to open a new session on.
+    async fn server_for_a_new_session(&self) -> (usize, String) {
+        if self.browser == Browser::Chromium {
+            return (0, self.url());
+        }
+        let server = DriverServer::start(self.browser).await;
+        let url = server.url.clone();
+        let mut servers = self.servers.lock().expect("driver servers");
+        servers.push(server);
+        (servers.len() - 1, url)
+    }
+
+    /// Remembers a session opened on `server`, to be ended when the stack is dropped.
+    fn opened(&self, server: usize, session: String) {
+        self.servers.lock().expect("driver servers")[server]
+            .sessions
+            .push(session);
+    }
+
+    /// chromedriver's URL.
+    fn url(&self) -> String {
+        self.servers.lock().expect("driver servers")[0].url.clone()
+    }
+}
+
+/// A chromedriver or geckodriver process. Dropped, it ends the sessions still open on it,
+/// so that their browsers quit (a browser outlives a killed driver, e.g. after a test
+/// failed before closing its browser), then it is killed.
+struct DriverServer {
+    process: Child,
+    port: u16,
+    url: String,
+    sessions: Vec<String>,
+}
+
+impl DriverServer {
+    async fn start(browser: Browser) -> DriverServer {
         let port = bind().await.local_addr().expect("bound").port();
         let (variable, default) = match browser {
             Browser::Chromium => ("CHROMEDRIVER", "chromedriver"),
@@ -446,10 +497,11 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program} (set {variable}): {e}"));
-        let driver = Driver {
+        let server = DriverServer {
             process,
+            port,
             url: format!("http://127.0.0.1:{port}"),
-            browser,
+            sessions: Vec::new(),
         };
         wait_until(&format!("{program} listens"), || async {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -457,12 +509,35 @@ impl Driver {
                 .is_ok()
         })
         .await;
-        driver
+        server
+    }
+
+    /// `DELETE /session/<id>` over a plain socket (this runs in `drop`, where nothing may be
+    /// awaited), waiting at most a few seconds. An already closed session answers 404.
+    fn end_session(&self, session: &str) {
+        use std::io::{Read, Write};
+        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2))
+        else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let request = format!(
+            "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        if stream.write_all(request.as_bytes()).is_ok() {
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
     }
 }
 
-impl Drop for Driver {
+impl Drop for DriverServer {
     fn drop(&mut self) {
+        for session in &self.sessions {
+            self.end_session(session);
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -780,7 +855,7 @@ impl Stack {
             .expect("session id")
             .expect("a session");
         let answer: Value = reqwest::Client::new()
-            .post(format!("{}/session/{session}/se/log", self.driver.url))
+            .post(format!("{}/session/{session}/se/log", self.driver.url()))
             .json(&json!({ "type": "browser" }))
             .send()
             .await
