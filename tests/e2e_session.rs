@@ -1,6 +1,7 @@
-//! The session's life in headless Chromium: silent renewal before expiry, the fall-back
-//! when the tenant's session has ended, reloads per storage mode, logout, and the
-//! scope-aware create form.
+//! The session's life in headless Chromium, or Firefox ESR with `E2E_BROWSER=firefox`
+//! (`cargo xtask test` runs both): silent renewal before expiry, the fall-back when the
+//! tenant's session has ended, reloads per storage mode, logout, and the scope-aware
+//! create form.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;

@@ -1,6 +1,7 @@
-//! The sign-in flow end to end, in headless Chromium: the SPA, dev-tenant and
+//! The sign-in flow end to end, in headless Chromium, or Firefox ESR with
+//! `E2E_BROWSER=firefox` (`cargo xtask test` runs both): the SPA, dev-tenant and
 //! appointments-api, each on a free port. Needs the built app (`SPA_DIST_DIR`, built by
-//! `cargo xtask test`) and chromedriver (`CHROMEDRIVER`).
+//! `cargo xtask test`) and chromedriver (`CHROMEDRIVER`) or geckodriver (`GECKODRIVER`).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
