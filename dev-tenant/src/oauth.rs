@@ -456,25 +456,23 @@ fn use_refresh_token(
         .map(|s| s.split_whitespace().map(str::to_string).collect());
     let (family, next) = st
         .refresh_tokens
-        .rotate(token, &client.client_id, st.clock.now())
+        .rotate(
+            token,
+            &client.client_id,
+            requested.as_deref(),
+            st.clock.now(),
+        )
         .map_err(|refused| match refused {
             Refused::Invalid | Refused::Reused => {
                 invalid_grant("Unknown or invalid refresh token.")
             }
+            Refused::Scope(extra) => fail(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                format!("The scope {extra} was not granted at sign-in"),
+            ),
         })?;
-    let scopes = match requested {
-        Some(requested) => {
-            if let Some(extra) = requested.iter().find(|s| !family.granted.contains(s)) {
-                return Err(fail(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    format!("The scope {extra} was not granted at sign-in"),
-                ));
-            }
-            requested
-        }
-        None => family.grant.scopes.clone(),
-    };
+    let scopes = requested.unwrap_or_else(|| family.grant.scopes.clone());
     let Some(user) = st.tenant.user_by_sub(&family.sub) else {
         return Err(invalid_grant("Unknown or invalid refresh token."));
     };

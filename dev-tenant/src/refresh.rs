@@ -55,12 +55,14 @@ pub(crate) struct Family {
 impl Evictable for Family {}
 
 /// Why a refresh token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refused {
     /// Not ours, revoked, expired, or of another client.
     Invalid,
     /// A retired token of a live family: the family is now revoked.
     Reused,
+    /// A scope asked for that was not granted at sign-in (the token stays usable).
+    Scope(String),
 }
 
 /// Refresh token families by id.
@@ -133,12 +135,14 @@ impl RefreshTokens {
         Some((id, token))
     }
 
-    /// Uses `token` for `client_id`: the family (as it was granted) and the token that
+    /// Uses `token` for `client_id`, asking for `scopes` (a subset of those granted at
+    /// sign-in; `None`: all of them): the family (as it was granted) and the token that
     /// replaces the one used.
     pub(crate) fn rotate(
         &self,
         token: &str,
         client_id: &str,
+        scopes: Option<&[String]>,
         now: Instant,
     ) -> Result<(Family, String), Refused> {
         let (id, generation) = self.parse(token).ok_or(Refused::Invalid)?;
@@ -156,6 +160,13 @@ impl RefreshTokens {
         {
             families.take(id, now);
             return Err(Refused::Invalid);
+        }
+        if let Some(extra) = scopes
+            .unwrap_or_default()
+            .iter()
+            .find(|s| !family.granted.contains(s))
+        {
+            return Err(Refused::Scope(extra.clone()));
         }
         let next = self
             .token(id, family.generation + 1)
@@ -207,38 +218,69 @@ mod tests {
         let t = RefreshTokens::new(Duration::from_secs(50), Duration::from_secs(10));
         let addr = IpAddr::from([127, 0, 0, 1]);
         let now = Instant::now();
-        let (_, first) = t.start(addr, grant("a"), vec![], "u", "s", now).unwrap();
-        assert_eq!(t.rotate(&first, "b", now).err(), Some(Refused::Invalid));
-        let (family, second) = t.rotate(&first, "a", now).unwrap();
+        let granted = vec!["openid".to_string()];
+        let (_, first) = t.start(addr, grant("a"), granted, "u", "s", now).unwrap();
+        assert_eq!(
+            t.rotate(&first, "b", None, now).err(),
+            Some(Refused::Invalid)
+        );
+        let wider = ["openid".to_string(), "email".to_string()];
+        assert_eq!(
+            t.rotate(&first, "a", Some(&wider), now).err(),
+            Some(Refused::Scope("email".into())),
+            "refused before rotating"
+        );
+        let (family, second) = t.rotate(&first, "a", None, now).unwrap();
         assert_eq!(family.sub, "u");
         assert_ne!(first, second);
         // A forged generation or MAC is not ours.
         let (body, _) = second.rsplit_once('.').unwrap();
         let forged = format!("{}.{}", body, b64(&[0u8; 32]));
-        assert_eq!(t.rotate(&forged, "a", now).err(), Some(Refused::Invalid));
-        assert_eq!(t.rotate("a.b", "a", now).err(), Some(Refused::Invalid));
+        assert_eq!(
+            t.rotate(&forged, "a", None, now).err(),
+            Some(Refused::Invalid)
+        );
+        assert_eq!(
+            t.rotate("a.b", "a", None, now).err(),
+            Some(Refused::Invalid)
+        );
         // The retired first token again: the family is revoked, second included.
-        assert_eq!(t.rotate(&first, "a", now).err(), Some(Refused::Reused));
-        assert_eq!(t.rotate(&second, "a", now).err(), Some(Refused::Invalid));
+        assert_eq!(
+            t.rotate(&first, "a", None, now).err(),
+            Some(Refused::Reused)
+        );
+        assert_eq!(
+            t.rotate(&second, "a", None, now).err(),
+            Some(Refused::Invalid)
+        );
 
         // Idle: each rotation restarts it; the absolute lifetime does not move.
         let (_, mut token) = t.start(addr, grant("a"), vec![], "u", "s", now).unwrap();
         for step in 1..=5 {
             let at = now + Duration::from_secs(9 * step);
-            (_, token) = t.rotate(&token, "a", at).unwrap();
+            (_, token) = t.rotate(&token, "a", None, at).unwrap();
         }
         let at = now + Duration::from_secs(50);
-        assert_eq!(t.rotate(&token, "a", at).err(), Some(Refused::Invalid));
+        assert_eq!(
+            t.rotate(&token, "a", None, at).err(),
+            Some(Refused::Invalid)
+        );
         let (_, token) = t.start(addr, grant("a"), vec![], "u", "s", now).unwrap();
         let at = now + Duration::from_secs(10);
-        assert_eq!(t.rotate(&token, "a", at).err(), Some(Refused::Invalid));
+        assert_eq!(
+            t.rotate(&token, "a", None, at).err(),
+            Some(Refused::Invalid)
+        );
 
         // Revocation needs the right client; any generation revokes the family.
         let (_, first) = t.start(addr, grant("a"), vec![], "u", "s", now).unwrap();
-        let (_, second) = t.rotate(&first, "a", now).unwrap();
+        let (_, second) = t.rotate(&first, "a", None, now).unwrap();
         t.revoke(&first, "b", now);
-        let (_, third) = t.rotate(&second, "a", now).unwrap();
+        let (_, third) = t.rotate(&second, "a", None, now).unwrap();
         t.revoke(&first, "a", now);
-        assert_eq!(t.rotate(&third, "a", now).err(), Some(Refused::Invalid));
+        assert_eq!(
+            t.rotate(&third, "a", None, now).err(),
+            Some(Refused::Invalid)
+        );
     }
 }
