@@ -5,11 +5,11 @@
 //! - **Addresses.** A request's client address is the TCP peer ([`ClientAddr`]);
 //!   `X-Forwarded-For` is not trusted. IPv6 addresses count per /64, the block one host
 //!   usually holds; an IPv4-mapped IPv6 address counts as its IPv4 address.
-//! - **Tables** ([`Bounded`]): pending sign-ins and sessions are capped per address and in
-//!   total. A new entry is never refused: the oldest entry of the same address goes
-//!   first (one not yet signed in, when there is one), and when the whole table is full,
-//!   the oldest of the address holding the most entries. A flood from one address only
-//!   turns over its own entries.
+//! - **Tables** ([`Bounded`]): pending sign-ins, sessions, authorization codes and refresh
+//!   token families are capped per address and in total. A new entry is never refused:
+//!   the oldest entry of the same address goes first (one not yet signed in, when there
+//!   is one), and when the whole table is full, the oldest of the address holding the
+//!   most entries. A flood from one address only turns over its own entries.
 //! - **Password guessing** ([`LoginThrottle`]): after [`MAX_FAILURES`] failed logins for
 //!   one username from one address within [`FAILURE_WINDOW`], that pair is answered 429
 //!   with `Retry-After` until the oldest of those failures is a window old. Other users

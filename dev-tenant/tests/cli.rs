@@ -213,6 +213,20 @@ fn bad_flags_exit_2_naming_the_flag() {
         (vec!["--bind", "nowhere"], "--bind"),
         (vec!["--issuer", "ftp://x/"], "--issuer"),
         (vec!["--token-lifetime", "-5"], "--token-lifetime"),
+        (
+            vec!["--refresh-token-lifetime", "0"],
+            "--refresh-token-lifetime",
+        ),
+        (
+            vec![
+                "--refresh-token-lifetime",
+                "10",
+                "--refresh-token-idle",
+                "20",
+            ],
+            "--refresh-token-idle",
+        ),
+        (vec!["--code-lifetime", "601"], "--code-lifetime"),
         (vec!["--key", "/nonexistent/key.pem"], "--key"),
         (vec!["--config", "/nonexistent/config.json"], "--config"),
         (vec!["--wat"], "--wat"),
@@ -231,5 +245,13 @@ fn bad_flags_exit_2_naming_the_flag() {
     assert!(stderr.contains("--key"));
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--token-lifetime"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--token-lifetime",
+        "--refresh-token-lifetime",
+        "--refresh-token-idle",
+        "--code-lifetime",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
 }
