@@ -96,7 +96,7 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
     // remembered where discovery said the keys are (else Auth0's fixed path), so they are
     // fetched at the same time as discovery and kept only if discovery names that same URL:
     // one round trip instead of two, with any provider.
-    let usual_jwks_uri = location::has_captured_fragment().then(|| {
+    let usual_jwks_uri = location::has_captured_response().then(|| {
         storage::remembered_jwks_uri()
             .and_then(|uri| Url::parse(&uri).ok())
             .filter(is_allowed_origin_url)

@@ -7,6 +7,8 @@ use crate::weburl::Url;
 use crate::oidc::authorize::ResponseType;
 
 const DEFAULT_SCOPE: &str = "openid profile email read:appointments";
+/// The code flow also asks for a refresh token, which renews without an iframe.
+const DEFAULT_CODE_SCOPE: &str = "openid profile email read:appointments offline_access";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenStorage {
@@ -81,19 +83,23 @@ impl Config {
         let client_id = fields.required("client_id")?.to_string();
         let audience = fields.required("audience")?.to_string();
         let api_base_url = origin_url("api_base_url", fields.required("api_base_url")?)?;
-        let scope = match fields.optional("scope")? {
-            None => DEFAULT_SCOPE.to_string(),
-            Some(scope) => scope.split_ascii_whitespace().collect::<Vec<_>>().join(" "),
-        };
         let response_type = match fields.optional("response_type")? {
             None | Some("id_token token") => ResponseType::IdTokenToken,
             Some("token") => ResponseType::Token,
+            Some("code") => ResponseType::Code,
             Some(other) => {
                 return Err(field_error(
                     "response_type",
-                    format!("is `{other}`; use `id_token token` (recommended) or `token`"),
+                    format!(
+                        "is `{other}`; use `id_token token` (the implicit grant), `token`, or `code` (the authorization code flow with PKCE)"
+                    ),
                 ))
             }
+        };
+        let scope = match (fields.optional("scope")?, response_type) {
+            (None, ResponseType::Code) => DEFAULT_CODE_SCOPE.to_string(),
+            (None, _) => DEFAULT_SCOPE.to_string(),
+            (Some(scope), _) => scope.split_ascii_whitespace().collect::<Vec<_>>().join(" "),
         };
         if response_type.wants_id_token() && !scope.split(' ').any(|s| s == "openid") {
             return Err(field_error(
@@ -268,6 +274,17 @@ mod tests {
     }
 
     #[test]
+    fn the_code_flow_asks_for_a_refresh_token_by_default() {
+        let code = MINIMAL.replace("\"unknown\"", "\"response_type\":\"code\",\"unknown\"");
+        let config = Config::from_json(&code, &base()).expect("valid");
+        assert_eq!(config.response_type, ResponseType::Code);
+        assert_eq!(
+            config.scope,
+            "openid profile email read:appointments offline_access"
+        );
+    }
+
+    #[test]
     fn domain_may_be_an_issuer_with_a_path() {
         let with_domain = |domain: &str| MINIMAL.replace("dev-abc.us.auth0.com", domain);
         let config = Config::from_json(&with_domain("https://host.example/realms/demo"), &base())
@@ -320,7 +337,7 @@ mod tests {
                 "api_base_url",
             ),
             (
-                r#"{"domain":"t.example","client_id":"c","audience":"a","api_base_url":"http://localhost:7001","response_type":"code"}"#,
+                r#"{"domain":"t.example","client_id":"c","audience":"a","api_base_url":"http://localhost:7001","response_type":"code id_token"}"#,
                 "response_type",
             ),
             (

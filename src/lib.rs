@@ -16,6 +16,6 @@ pub mod weburl;
 /// Entry point of the wasm binary.
 pub fn start() {
     // Before anything else: take any authorization response out of the address bar.
-    browser::location::capture_fragment();
+    browser::location::capture_authorization_response();
     yew::Renderer::<app::App>::new().render();
 }

@@ -96,7 +96,7 @@ fn arrive_at_callback(
             Some(&format!("/callback#{fragment}")),
         )
         .expect("pushState");
-    location::capture_fragment();
+    location::capture_authorization_response();
     let root = new_root();
     yew::Renderer::<Harness>::with_root_and_props(
         root.clone(),
@@ -118,6 +118,7 @@ async fn a_valid_fragment_becomes_the_session_and_leaves_the_address_bar() {
         state: "state-1".into(),
         nonce: Some("nonce-1".into()),
         response_type: ResponseType::IdTokenToken,
+        code_verifier: None,
         return_to: "/appointments".into(),
         created_at: js_sys::Date::now(),
     };

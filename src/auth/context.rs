@@ -3,9 +3,11 @@ use std::rc::Rc;
 use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
-use super::flows::{self, LoginError, RenewalError};
 use super::keys::SigningKeys;
-use crate::browser::{self, storage};
+use super::logout::{self, SIGNED_OUT};
+use super::renewal::{self, RenewalError};
+use super::sign_in::{self, LoginError};
+use crate::browser::{self, channel, storage};
 use crate::config::Config;
 use crate::oidc::discovery::ProviderMetadata;
 use crate::oidc::session::Session;
@@ -42,6 +44,8 @@ pub enum SignedOutReason {
     /// A renewal answered for another user than the one signed in (see
     /// [`RenewalError::OtherUser`]); the next sign-in must let the user choose.
     OtherUser,
+    /// Another tab of the same session signed out.
+    SignedOutElsewhere,
 }
 
 /// What `use_auth()` returns: the state, the tenant, and the actions.
@@ -67,27 +71,33 @@ impl AuthContext {
     }
 
     /// Sends the browser to the tenant; after sign-in it comes back to `return_to`.
-    pub fn login(&self, return_to: Option<&str>) -> Result<(), LoginError> {
-        flows::login(&self.tenant, return_to, None)
+    pub async fn login(&self, return_to: Option<String>) -> Result<(), LoginError> {
+        sign_in::login(&self.tenant, return_to.as_deref(), None).await
     }
 
     /// Like `login`, but the tenant asks for credentials even if it has a session
     /// (`prompt=login`): after a renewal answered for someone else, the user chooses who
     /// signs in.
-    pub fn login_choosing_account(&self, return_to: Option<&str>) -> Result<(), LoginError> {
-        flows::login(&self.tenant, return_to, Some("login"))
+    pub async fn login_choosing_account(
+        &self,
+        return_to: Option<String>,
+    ) -> Result<(), LoginError> {
+        sign_in::login(&self.tenant, return_to.as_deref(), Some("login")).await
     }
 
-    /// Validates a callback fragment and, only if every check passes, stores the session
-    /// and makes it the app's. Returns the path to go on to.
-    pub async fn complete_sign_in(&self, fragment: &str) -> Result<String, OidcError> {
-        let (session, return_to) = flows::complete_callback(&self.tenant, fragment).await?;
+    /// Validates an authorization response (the implicit grant's fragment, or the code
+    /// flow's query, whose code it exchanges) and, only if every check passes, stores the
+    /// session and makes it the app's. Returns the path to go on to.
+    pub async fn complete_sign_in(&self, answer: &str) -> Result<String, OidcError> {
+        let redirect_uri = &self.tenant.config.redirect_uri;
+        let (session, return_to) = sign_in::complete(&self.tenant, answer, redirect_uri).await?;
         self.adopt(session);
         Ok(return_to)
     }
 
-    /// Renews the session in the background (`prompt=none` in a hidden iframe). On
-    /// failure `renewal` says why, and the app offers to sign in again.
+    /// Renews the session in the background: with the refresh token when there is one,
+    /// else with `prompt=none` in a hidden iframe. On failure `renewal` says why, and the
+    /// app offers to sign in again.
     pub fn renew(&self) {
         let AuthState::SignedIn(current) = &self.state else {
             return;
@@ -98,7 +108,7 @@ impl AuthContext {
         self.set_renewal.emit(Renewal::Running);
         let (this, current) = (self.clone(), current.clone());
         wasm_bindgen_futures::spawn_local(async move {
-            match flows::renew(&this.tenant, &current).await {
+            match renewal::renew(&this.tenant, &current).await {
                 Ok(session) => {
                     this.adopt(session);
                     this.set_renewal.emit(Renewal::Idle);
@@ -111,22 +121,32 @@ impl AuthContext {
                         .emit((AuthState::SignedOut, Some(SignedOutReason::OtherUser)));
                     this.set_renewal.emit(Renewal::Idle);
                 }
-                Err(error) => this.set_renewal.emit(Renewal::Failed(error)),
+                Err(error) => {
+                    if error.ends_the_session() {
+                        // The refresh token is dead: a reload must not find it. The page
+                        // stays until the access token expires, with the banner.
+                        storage::clear_session();
+                    }
+                    this.set_renewal.emit(Renewal::Failed(error));
+                }
             }
         });
     }
 
     /// Signs out of this app and of the tenant, then returns to `logout_return_to`.
     pub fn logout(&self) {
-        let sid = match &self.state {
-            AuthState::SignedIn(session) => session.sid.clone(),
+        let session = match &self.state {
+            AuthState::SignedIn(session) => Some(session.clone()),
             AuthState::SignedOut => None,
         };
         self.set_state.emit((AuthState::SignedOut, None));
-        if flows::logout(&self.tenant, sid.as_deref()).is_err() {
-            // Navigation was refused; the app's own session is gone all the same.
-            storage::clear_session();
-        }
+        let tenant = self.tenant.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if logout::logout(&tenant, session.as_deref()).await.is_err() {
+                // Navigation was refused; the app's own session is gone all the same.
+                storage::clear_session();
+            }
+        });
     }
 
     /// The API no longer accepts the token: forget it, and say why on the sign-in page.
@@ -200,6 +220,29 @@ pub fn auth_provider(props: &AuthProviderProps) -> Html {
                 Timeout::new(delay as u32, move || context.renew())
             });
             move || drop(timer)
+        });
+    }
+
+    // A sign-out in another tab of the same session ends this one too.
+    let session_key = match &*state {
+        AuthState::SignedIn(session) => logout::session_key(session),
+        AuthState::SignedOut => None,
+    };
+    {
+        let set_state = context.set_state.clone();
+        use_effect_with(session_key, move |key| {
+            let listener = key.clone().and_then(|key| {
+                channel::Listener::new(move |message| {
+                    if message.strip_prefix(SIGNED_OUT) == Some(key.as_str()) {
+                        storage::clear_session();
+                        set_state.emit((
+                            AuthState::SignedOut,
+                            Some(SignedOutReason::SignedOutElsewhere),
+                        ));
+                    }
+                })
+            });
+            move || drop(listener)
         });
     }
 

@@ -30,6 +30,16 @@ pub async fn post_json(
     send(request).await
 }
 
+/// POSTs an `application/x-www-form-urlencoded` body (the token endpoint's format; a
+/// CORS-safelisted content type, so no preflight).
+pub async fn post_form(url: &str, body: String) -> Result<Response, String> {
+    let request = Request::post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .map_err(|e| e.to_string())?;
+    send(request).await
+}
+
 fn with_bearer(request: RequestBuilder, bearer: Option<&str>) -> RequestBuilder {
     match bearer {
         Some(token) => request.header("Authorization", &format!("Bearer {token}")),

@@ -1,9 +1,11 @@
 //! Thin adapters to the browser's own APIs. Everything here is a small wrapper; the
 //! decisions are made in `crate::oidc` and `crate::auth`.
 
+pub mod channel;
 pub mod crypto;
 pub mod http;
 pub mod location;
+pub mod locks;
 pub mod silent;
 pub mod storage;
 
@@ -14,14 +16,19 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// 256 bits from `crypto.getRandomValues`, base64url-encoded: for `state` and `nonce`.
-pub fn random_token() -> Result<String, JsValue> {
+/// 256 bits from `crypto.getRandomValues`.
+pub fn random_bytes() -> Result<[u8; 32], JsValue> {
     let crypto = web_sys::window()
         .ok_or_else(|| JsValue::from_str("no window"))?
         .crypto()?;
     let mut bytes = [0u8; 32];
     crypto.get_random_values_with_u8_array(&mut bytes)?;
-    Ok(crate::oidc::base64url::encode(&bytes))
+    Ok(bytes)
+}
+
+/// 256 random bits, base64url-encoded: for `state` and `nonce`.
+pub fn random_token() -> Result<String, JsValue> {
+    random_bytes().map(|bytes| crate::oidc::base64url::encode(&bytes))
 }
 
 /// An RFC 3339 time in the user's locale and time zone, or `None` if it is not a time.

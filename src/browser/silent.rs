@@ -1,5 +1,6 @@
 //! A hidden iframe that follows an authorization request with `prompt=none` and hands back
-//! the fragment the tenant redirects to, without the user seeing anything.
+//! the answer the tenant redirects to (a fragment, or the code flow's query), without the
+//! user seeing anything.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ pub enum SilentError {
 const POLL: Duration = Duration::from_millis(50);
 
 /// Loads `authorize_url` in a hidden iframe and waits until it lands on `landing` (a page of
-/// this origin), returning the fragment it arrived with.
+/// this origin), returning the fragment or query it arrived with.
 pub async fn authorize_in_iframe(
     authorize_url: &Url,
     landing: &Url,
@@ -62,13 +63,18 @@ async fn wait_for_landing(
         let Some(location) = iframe.content_window().map(|w| w.location()) else {
             continue;
         };
-        let (Ok(href), Ok(hash)) = (location.href(), location.hash()) else {
+        let (Ok(href), Ok(hash), Ok(search)) =
+            (location.href(), location.hash(), location.search())
+        else {
             continue;
         };
         let at_landing = Url::parse(&href)
             .is_ok_and(|url| url.origin() == landing.origin() && url.path() == landing.path());
         if at_landing && hash.len() > 1 {
             return Ok(hash);
+        }
+        if at_landing && search.len() > 1 {
+            return Ok(search);
         }
     }
     Err(SilentError::Timeout)

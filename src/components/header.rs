@@ -17,7 +17,10 @@ pub fn header() -> Html {
     let sign_in_again = {
         let auth = auth.clone();
         Callback::from(move |_: MouseEvent| {
-            let _ = auth.login(here.as_deref());
+            let (auth, here) = (auth.clone(), here.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = auth.login(here).await;
+            });
         })
     };
     html! {

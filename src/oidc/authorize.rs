@@ -16,6 +16,10 @@ pub enum ResponseType {
     /// `id_token token`: the default; the ID token's nonce and signature protect the flow.
     #[serde(rename = "id_token token")]
     IdTokenToken,
+    /// `code`: the authorization code flow with PKCE; the tokens come from the token
+    /// endpoint, never through a URL.
+    #[serde(rename = "code")]
+    Code,
 }
 
 impl ResponseType {
@@ -23,11 +27,13 @@ impl ResponseType {
         match self {
             Self::Token => "token",
             Self::IdTokenToken => "id_token token",
+            Self::Code => "code",
         }
     }
 
+    /// Whether the sign-in gives an ID token (and so needs `openid` and a nonce).
     pub fn wants_id_token(self) -> bool {
-        self == Self::IdTokenToken
+        matches!(self, Self::IdTokenToken | Self::Code)
     }
 }
 
@@ -37,6 +43,9 @@ pub struct Transaction {
     pub state: String,
     pub nonce: Option<String>,
     pub response_type: ResponseType,
+    /// PKCE's secret half, for the code flow: sent only in the token request's body.
+    #[serde(default)]
+    pub code_verifier: Option<String>,
     /// The app path to return to after sign-in, already checked by [`safe_return_path`].
     pub return_to: String,
     /// Milliseconds since the epoch.
@@ -57,6 +66,8 @@ pub struct AuthorizeRequest<'a> {
     pub scope: &'a str,
     /// `Some("none")` for silent renewal: the tenant must answer without showing a page.
     pub prompt: Option<&'a str>,
+    /// PKCE's S256 challenge of the transaction's verifier (code flow only).
+    pub code_challenge: Option<&'a str>,
     pub transaction: &'a Transaction,
 }
 
@@ -74,6 +85,8 @@ impl AuthorizeRequest<'_> {
         let optional = [
             ("nonce", self.transaction.nonce.as_deref()),
             ("prompt", self.prompt),
+            ("code_challenge", self.code_challenge),
+            ("code_challenge_method", self.code_challenge.map(|_| "S256")),
         ];
         let optional = optional
             .into_iter()
@@ -116,6 +129,7 @@ mod tests {
             state: "st+/=&1".into(),
             nonce: response_type.wants_id_token().then(|| "no nce".into()),
             response_type,
+            code_verifier: None,
             return_to: "/appointments".into(),
             created_at: 0.0,
         }
@@ -137,6 +151,7 @@ mod tests {
             audience: "appointments:api",
             scope: "openid profile read:appointments",
             prompt: None,
+            code_challenge: None,
             transaction: &tx,
         }
         .url();
@@ -173,12 +188,47 @@ mod tests {
             audience: "a",
             scope: "openid",
             prompt: Some("none"),
+            code_challenge: None,
             transaction: &tx,
         }
         .url();
         assert!(pairs(&url).iter().all(|(k, _)| k != "nonce"));
         assert!(pairs(&url).contains(&("response_type".into(), "token".into())));
         assert!(pairs(&url).contains(&("prompt".into(), "none".into())));
+    }
+
+    #[test]
+    fn code_requests_carry_the_challenge_never_the_verifier() {
+        let endpoint = Url::parse("https://tenant.example/authorize").expect("url");
+        let mut tx = transaction(ResponseType::Code);
+        tx.code_verifier = Some("the-secret-verifier".into());
+        let url = AuthorizeRequest {
+            authorization_endpoint: &endpoint,
+            client_id: "abc",
+            redirect_uri: &endpoint,
+            audience: "a",
+            scope: "openid offline_access",
+            prompt: None,
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            transaction: &tx,
+        }
+        .url();
+        let pairs = pairs(&url);
+        for expected in [
+            ("response_type", "code"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+            ("nonce", "no nce"),
+        ] {
+            assert!(
+                pairs.contains(&(expected.0.into(), expected.1.into())),
+                "{expected:?}"
+            );
+        }
+        assert!(!url.as_str().contains("the-secret-verifier"));
     }
 
     #[test]

@@ -81,7 +81,9 @@ impl Profile {
 pub struct Expected<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
-    pub nonce: &'a str,
+    /// This sign-in's nonce. `None` for a refresh: its ID token comes straight from the token
+    /// endpoint, and carries no nonce at Auth0.
+    pub nonce: Option<&'a str>,
     /// Seconds since the epoch.
     pub now: f64,
     /// Allowed clock skew, in seconds.
@@ -122,8 +124,10 @@ pub fn validate(claims: &IdTokenClaims, expected: &Expected<'_>) -> Result<Profi
             return Err(OidcError::NotYetValid);
         }
     }
-    if claims.nonce.as_deref() != Some(expected.nonce) {
-        return Err(OidcError::NonceMismatch);
+    if let Some(nonce) = expected.nonce {
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err(OidcError::NonceMismatch);
+        }
     }
     Ok(Profile {
         iss: claims.iss.clone(),
@@ -165,7 +169,7 @@ mod tests {
             &Expected {
                 issuer: "https://tenant.example/",
                 client_id: "client-1",
-                nonce: "n-1",
+                nonce: Some("n-1"),
                 now: NOW,
                 leeway: 60.0,
             },

@@ -11,6 +11,11 @@ pub struct ProviderMetadata {
     pub issuer: String,
     pub authorization_endpoint: Url,
     pub jwks_uri: Url,
+    /// Where the code flow exchanges its code and refreshes (`None`: an implicit-only
+    /// provider).
+    pub token_endpoint: Option<Url>,
+    /// Where logout revokes the refresh token (RFC 7009), when the tenant has one.
+    pub revocation_endpoint: Option<Url>,
     /// OpenID Connect RP-initiated logout, when discovery advertises it.
     pub end_session_endpoint: Option<Url>,
     /// Auth0's own logout, always there: `<domain>/v2/logout`.
@@ -23,6 +28,10 @@ struct Document {
     issuer: String,
     authorization_endpoint: String,
     jwks_uri: String,
+    #[serde(default)]
+    token_endpoint: Option<String>,
+    #[serde(default)]
+    revocation_endpoint: Option<String>,
     #[serde(default)]
     end_session_endpoint: Option<String>,
     #[serde(default)]
@@ -79,6 +88,8 @@ pub fn auth0_defaults(issuer: &Url) -> ProviderMetadata {
         },
         authorization_endpoint: at("/authorize"),
         jwks_uri: at("/.well-known/jwks.json"),
+        token_endpoint: Some(at("/oauth/token")),
+        revocation_endpoint: Some(at("/oauth/revoke")),
         end_session_endpoint: None,
         auth0_logout_endpoint: at("/v2/logout"),
         userinfo_endpoint: Some(at("/userinfo")),
@@ -107,6 +118,8 @@ pub fn parse(document: &str, issuer: &Url) -> Result<ProviderMetadata, Discovery
     Ok(ProviderMetadata {
         authorization_endpoint: endpoint("authorization_endpoint", &doc.authorization_endpoint)?,
         jwks_uri: endpoint("jwks_uri", &doc.jwks_uri)?,
+        token_endpoint: optional("token_endpoint", doc.token_endpoint)?,
+        revocation_endpoint: optional("revocation_endpoint", doc.revocation_endpoint)?,
         end_session_endpoint: optional("end_session_endpoint", doc.end_session_endpoint)?,
         auth0_logout_endpoint: auth0_defaults(issuer).auth0_logout_endpoint,
         userinfo_endpoint: optional("userinfo_endpoint", doc.userinfo_endpoint)?,
@@ -158,6 +171,14 @@ mod tests {
             "https://dev-abc.us.auth0.com/.well-known/jwks.json"
         );
         assert_eq!(meta.end_session_endpoint, None);
+        assert_eq!(
+            meta.token_endpoint.as_ref().map(Url::as_str),
+            Some("https://dev-abc.us.auth0.com/oauth/token")
+        );
+        assert_eq!(
+            meta.revocation_endpoint.as_ref().map(Url::as_str),
+            Some("https://dev-abc.us.auth0.com/oauth/revoke")
+        );
         assert_eq!(
             meta.auth0_logout_endpoint.as_str(),
             "https://dev-abc.us.auth0.com/v2/logout"

@@ -48,6 +48,21 @@ pub enum OidcError {
     Expired,
     NotYetValid,
     NonceMismatch,
+    /// The answer is not the kind this sign-in asked for: tokens in the fragment for a code
+    /// flow, or a code for the implicit grant.
+    ResponseTypeMismatch,
+    /// The token endpoint answered with an OAuth error (`invalid_grant`, `invalid_client`,
+    /// `unauthorized_client`, ...).
+    TokenEndpoint {
+        code: String,
+        description: Option<String>,
+    },
+    /// The token endpoint answered, but not with a token response or an OAuth error.
+    TokenEndpointMalformed(String),
+    /// No readable answer from the token endpoint: down, unreachable, or no CORS.
+    TokenEndpointUnreachable {
+        url: String,
+    },
 }
 
 impl OidcError {
@@ -78,6 +93,10 @@ impl OidcError {
             Self::Expired => "id_token_expired",
             Self::NotYetValid => "id_token_not_yet_valid",
             Self::NonceMismatch => "id_token_nonce_mismatch",
+            Self::ResponseTypeMismatch => "response_type_mismatch",
+            Self::TokenEndpoint { code, .. } => code,
+            Self::TokenEndpointMalformed(_) => "token_endpoint_malformed",
+            Self::TokenEndpointUnreachable { .. } => "token_endpoint_unreachable",
         }
     }
 
@@ -113,6 +132,15 @@ impl OidcError {
             Self::Expired => "The ID token has expired. If this keeps happening, check this computer's clock.".into(),
             Self::NotYetValid => "The ID token is not valid yet. If this keeps happening, check this computer's clock.".into(),
             Self::NonceMismatch => "The ID token's nonce does not match this sign-in: the token was issued for another request and may have been replayed.".into(),
+            Self::ResponseTypeMismatch => "The sign-in response is not the kind this sign-in asked for (tokens where a code was expected, or the other way round): it was made for another request and may have been injected.".into(),
+            Self::TokenEndpoint { code, .. } => match code.as_str() {
+                "invalid_grant" => "The tenant refused the code or refresh token (`invalid_grant`): it was already used, has expired or been revoked, or was issued to another browser or with another PKCE verifier. Sign in again.".into(),
+                "invalid_client" => "The tenant does not know this application as a public client (`invalid_client`): check `client_id` in config.json, and that the application's Token Endpoint Authentication Method is None.".into(),
+                "unauthorized_client" => "This application may not use this grant (`unauthorized_client`): allow Authorization Code (and Refresh Token) in the application's grant types at the tenant.".into(),
+                _ => "The tenant's token endpoint refused the request.".into(),
+            },
+            Self::TokenEndpointMalformed(why) => format!("The tenant's token endpoint gave an answer this application cannot use: {why}."),
+            Self::TokenEndpointUnreachable { url } => format!("No readable answer from the tenant's token endpoint {url}: it is unreachable, or it does not allow this site's origin (CORS: the application's Allowed Web Origins)."),
         }
     }
 }

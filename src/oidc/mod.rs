@@ -1,5 +1,6 @@
-//! The implicit grant as plain Rust: no browser API and no Yew in here, so every rule is
-//! unit-tested natively (`cargo test`). The browser adapters live in `crate::browser`.
+//! The protocol as plain Rust: the implicit grant, the code flow with PKCE and refresh. No
+//! browser API and no Yew in here, so every rule is unit-tested natively (`cargo test`).
+//! The browser adapters live in `crate::browser`.
 
 pub mod at_hash;
 pub mod authorize;
@@ -7,12 +8,14 @@ pub mod base64url;
 pub mod claims;
 pub mod discovery;
 pub mod error;
-pub mod fragment;
 pub mod inspect;
 pub mod jwks;
 pub mod jwt;
 pub mod logout;
+pub mod pkce;
+pub mod response;
 pub mod session;
+pub mod token;
 pub mod userinfo;
 
 pub use error::OidcError;

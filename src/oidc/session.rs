@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::authorize::ResponseType;
 use super::authorize::Transaction;
 use super::claims::{self, Expected, IdTokenClaims, Profile};
-use super::fragment::TokenResponse;
+use super::response::TokenSet;
 use super::OidcError;
 
 const RENEW_AT_MOST_EARLY_MS: u64 = 60_000;
@@ -27,12 +28,20 @@ pub struct Session {
     pub scopes: Vec<String>,
     /// `None` with `response_type=token`: there is no ID token to say who signed in.
     pub profile: Option<Profile>,
+    /// From the code flow with `offline_access`: renews the session at the token endpoint.
+    /// Rotated on every use, so the stored one is always the newest.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
             .field("profile", &self.profile)
@@ -87,37 +96,77 @@ pub struct VerifiedIdToken<'a> {
     pub access_token_at_hash: &'a str,
 }
 
-/// Checks a token response against the transaction it answers (whose `state` the caller
-/// has already matched and consumed) and builds the session.
+/// Which grant gave a token set: it decides what its ID token must show.
+#[derive(Clone, Copy)]
+pub enum Grant<'a> {
+    /// A sign-in (the implicit grant's fragment, or the code flow's exchange), answering
+    /// `transaction`, whose `state` the caller has already matched and consumed.
+    SignIn(&'a Transaction),
+    /// A refresh of `current` at the token endpoint.
+    Refresh(&'a Session),
+}
+
+/// The one response validator: every grant's tokens become a session here, through the
+/// same checks. The ID token's signature was checked by the caller (`VerifiedIdToken`);
+/// here are its claims (issuer, audience, azp, subject, times, nonce) and `at_hash`.
 pub fn establish(
-    response: TokenResponse,
+    tokens: TokenSet,
     id_token: Option<VerifiedIdToken<'_>>,
-    transaction: &Transaction,
+    grant: Grant<'_>,
     context: &CallbackContext<'_>,
 ) -> Result<Session, OidcError> {
-    let (profile, sid) = if transaction.response_type.wants_id_token() {
-        let id_token = id_token.ok_or(OidcError::MissingIdToken)?;
-        let profile = claims::validate(
-            id_token.claims,
-            &Expected {
-                issuer: context.issuer,
-                client_id: context.client_id,
-                nonce: transaction.nonce.as_deref().unwrap_or_default(),
-                now: context.now_ms / 1000.0,
-                leeway: context.leeway_secs,
-            },
-        )?;
-        match id_token.claims.at_hash.as_deref() {
-            None => return Err(OidcError::AtHashMissing),
-            Some(at_hash) if at_hash != id_token.access_token_at_hash => {
-                return Err(OidcError::AtHashMismatch)
-            }
-            Some(_) => (Some(profile), id_token.claims.sid.clone()),
-        }
-    } else {
-        (None, None)
+    let (nonce, id_token_required, at_hash_required) = match grant {
+        Grant::SignIn(transaction) => (
+            transaction.nonce.as_deref(),
+            transaction.response_type.wants_id_token(),
+            // In the fragment, `at_hash` is what ties the access token to the ID token;
+            // from the token endpoint both come over one TLS answer, and it is optional
+            // (OpenID Connect Core §3.1.3.6).
+            transaction.response_type == ResponseType::IdTokenToken,
+        ),
+        Grant::Refresh(_) => (None, false, false),
     };
-    let scopes = response
+    let checked = match id_token {
+        None if id_token_required => return Err(OidcError::MissingIdToken),
+        None => None,
+        Some(id_token) => {
+            let profile = claims::validate(
+                id_token.claims,
+                &Expected {
+                    issuer: context.issuer,
+                    client_id: context.client_id,
+                    nonce,
+                    now: context.now_ms / 1000.0,
+                    leeway: context.leeway_secs,
+                },
+            )?;
+            match id_token.claims.at_hash.as_deref() {
+                None if at_hash_required => return Err(OidcError::AtHashMissing),
+                Some(at_hash) if at_hash != id_token.access_token_at_hash => {
+                    return Err(OidcError::AtHashMismatch)
+                }
+                _ => Some((profile, id_token.claims.sid.clone())),
+            }
+        }
+    };
+    let (profile, id_token, sid) = match (checked, grant) {
+        (Some((profile, sid)), _) => (Some(profile), tokens.id_token, sid),
+        // A refresh without a new ID token is still the same sign-in.
+        (None, Grant::Refresh(current)) => (
+            current.profile.clone(),
+            current.id_token.clone(),
+            current.sid.clone(),
+        ),
+        (None, Grant::SignIn(_)) => (None, None, None),
+    };
+    let refresh_token = match grant {
+        // Without rotation the tenant sends no new one, and the old one stays good.
+        Grant::Refresh(current) => tokens
+            .refresh_token
+            .or_else(|| current.refresh_token.clone()),
+        Grant::SignIn(_) => tokens.refresh_token,
+    };
+    let scopes = tokens
         .scope
         .as_deref()
         .unwrap_or(context.requested_scope)
@@ -126,20 +175,19 @@ pub fn establish(
         .collect();
     Ok(Session {
         issued_at: context.now_ms as u64,
-        expires_at: (context.now_ms as u64)
-            .saturating_add(response.expires_in.saturating_mul(1000)),
-        access_token: response.access_token,
-        id_token: response.id_token.filter(|_| profile.is_some()),
+        expires_at: (context.now_ms as u64).saturating_add(tokens.expires_in.saturating_mul(1000)),
+        access_token: tokens.access_token,
+        id_token,
         sid,
         scopes,
         profile,
+        refresh_token,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oidc::authorize::ResponseType;
     use crate::oidc::claims::Audience;
 
     const NOW_MS: f64 = 1_800_000_000_000.0;
@@ -175,6 +223,7 @@ mod tests {
             state: "s".into(),
             nonce: Some("n".into()),
             response_type,
+            code_verifier: None,
             return_to: "/appointments".into(),
             created_at: NOW_MS,
         }
@@ -190,13 +239,13 @@ mod tests {
         }
     }
 
-    fn response(scope: Option<&str>) -> TokenResponse {
-        TokenResponse {
+    fn response(scope: Option<&str>) -> TokenSet {
+        TokenSet {
             access_token: "at".into(),
             id_token: Some("a.b.c".into()),
             expires_in: 7200,
             scope: scope.map(str::to_string),
-            state: Some("s".into()),
+            refresh_token: None,
         }
     }
 
@@ -206,7 +255,7 @@ mod tests {
         let session = establish(
             response(Some("openid read:appointments create:appointments")),
             verified(&claims),
-            &transaction(ResponseType::IdTokenToken),
+            Grant::SignIn(&transaction(ResponseType::IdTokenToken)),
             &context(),
         )
         .expect("valid");
@@ -222,29 +271,30 @@ mod tests {
     #[test]
     fn the_id_token_and_its_at_hash_are_required() {
         let tx = transaction(ResponseType::IdTokenToken);
+        let tx = Grant::SignIn(&tx);
         assert_eq!(
-            establish(response(None), None, &tx, &context()),
+            establish(response(None), None, tx, &context()),
             Err(OidcError::MissingIdToken)
         );
 
         let mut no_hash = claims();
         no_hash.at_hash = None;
         assert_eq!(
-            establish(response(None), verified(&no_hash), &tx, &context()),
+            establish(response(None), verified(&no_hash), tx, &context()),
             Err(OidcError::AtHashMissing)
         );
 
         let mut other_hash = claims();
         other_hash.at_hash = Some("hash-of-another-token".into());
         assert_eq!(
-            establish(response(None), verified(&other_hash), &tx, &context()),
+            establish(response(None), verified(&other_hash), tx, &context()),
             Err(OidcError::AtHashMismatch)
         );
 
         let mut wrong_nonce = claims();
         wrong_nonce.nonce = Some("other".into());
         assert_eq!(
-            establish(response(None), verified(&wrong_nonce), &tx, &context()),
+            establish(response(None), verified(&wrong_nonce), tx, &context()),
             Err(OidcError::NonceMismatch)
         );
     }
@@ -255,6 +305,7 @@ mod tests {
             access_token: "at".into(),
             id_token: None,
             sid: None,
+            refresh_token: None,
             issued_at: 1_000_000,
             expires_at: 1_000_000 + lifetime_ms,
             scopes: vec![],
@@ -278,7 +329,7 @@ mod tests {
         let session = establish(
             response(None),
             None,
-            &transaction(ResponseType::Token),
+            Grant::SignIn(&transaction(ResponseType::Token)),
             &context(),
         )
         .expect("valid");
@@ -292,7 +343,7 @@ mod tests {
         let session = establish(
             response(None),
             None,
-            &transaction(ResponseType::Token),
+            Grant::SignIn(&transaction(ResponseType::Token)),
             &context(),
         )
         .expect("valid");
@@ -302,8 +353,9 @@ mod tests {
     #[test]
     fn a_renewal_for_another_user_is_recognised() {
         let tx = transaction(ResponseType::IdTokenToken);
+        let tx = Grant::SignIn(&tx);
         let signed_in = |claims: &IdTokenClaims| {
-            establish(response(None), verified(claims), &tx, &context()).expect("valid")
+            establish(response(None), verified(claims), tx, &context()).expect("valid")
         };
         let alice = signed_in(&claims());
         assert!(alice.is_same_user(&signed_in(&claims())));
@@ -324,7 +376,7 @@ mod tests {
         let token_only = establish(
             response(None),
             None,
-            &transaction(ResponseType::Token),
+            Grant::SignIn(&transaction(ResponseType::Token)),
             &context(),
         )
         .expect("valid");
@@ -333,5 +385,92 @@ mod tests {
             "nothing to compare"
         );
         assert!(!alice.is_same_user(&token_only));
+    }
+
+    #[test]
+    fn the_code_flow_needs_the_id_token_and_its_nonce_but_at_hash_only_when_present() {
+        let tx = transaction(ResponseType::Code);
+        let grant = Grant::SignIn(&tx);
+        let mut tokens = response(None);
+        tokens.refresh_token = Some("rt-1".into());
+        let mut no_hash = claims();
+        no_hash.at_hash = None;
+        let session =
+            establish(tokens.clone(), verified(&no_hash), grant, &context()).expect("valid");
+        assert_eq!(session.refresh_token.as_deref(), Some("rt-1"));
+        assert!(!format!("{session:?}").contains("rt-1"));
+
+        let mut other_hash = claims();
+        other_hash.at_hash = Some("other".into());
+        assert_eq!(
+            establish(tokens.clone(), verified(&other_hash), grant, &context()),
+            Err(OidcError::AtHashMismatch)
+        );
+        assert_eq!(
+            establish(tokens.clone(), None, grant, &context()),
+            Err(OidcError::MissingIdToken)
+        );
+        let mut wrong_nonce = claims();
+        wrong_nonce.nonce = Some("other".into());
+        assert_eq!(
+            establish(tokens, verified(&wrong_nonce), grant, &context()),
+            Err(OidcError::NonceMismatch)
+        );
+    }
+
+    #[test]
+    fn a_refresh_goes_through_the_same_checks_and_keeps_what_it_does_not_replace() {
+        let tx = transaction(ResponseType::Code);
+        let mut first = response(None);
+        first.refresh_token = Some("rt-1".into());
+        let current =
+            establish(first, verified(&claims()), Grant::SignIn(&tx), &context()).expect("valid");
+
+        // Rotated, with a new ID token (no nonce, as Auth0 sends it).
+        let mut refreshed = response(None);
+        refreshed.refresh_token = Some("rt-2".into());
+        let mut no_nonce = claims();
+        no_nonce.nonce = None;
+        let next = establish(
+            refreshed.clone(),
+            verified(&no_nonce),
+            Grant::Refresh(&current),
+            &context(),
+        )
+        .expect("valid");
+        assert_eq!(next.refresh_token.as_deref(), Some("rt-2"));
+        assert!(current.is_same_user(&next));
+
+        // Its ID token passes the same claim checks.
+        let mut expired = no_nonce.clone();
+        expired.exp = Some(1_700_000_000.0);
+        assert_eq!(
+            establish(
+                refreshed.clone(),
+                verified(&expired),
+                Grant::Refresh(&current),
+                &context()
+            ),
+            Err(OidcError::Expired)
+        );
+        let mut other_issuer = no_nonce;
+        other_issuer.iss = "https://evil.example/".into();
+        assert!(matches!(
+            establish(
+                refreshed,
+                verified(&other_issuer),
+                Grant::Refresh(&current),
+                &context()
+            ),
+            Err(OidcError::IssuerMismatch { .. })
+        ));
+
+        // No new ID token and no rotation: the sign-in's profile and refresh token stay.
+        let mut bare = response(None);
+        bare.id_token = None;
+        let next = establish(bare, None, Grant::Refresh(&current), &context()).expect("valid");
+        assert_eq!(next.refresh_token.as_deref(), Some("rt-1"));
+        assert_eq!(next.profile, current.profile);
+        assert_eq!(next.sid, current.sid);
     }
 }

@@ -18,7 +18,7 @@ pub fn callback_page() -> Html {
         let failure = failure.clone();
         use_effect_with((), move |_| {
             // The fragment was already moved out of the address bar at start-up.
-            let fragment = location::take_captured_fragment();
+            let fragment = location::take_captured_response();
             wasm_bindgen_futures::spawn_local(async move {
                 let outcome = match fragment {
                     Some(fragment) => auth.complete_sign_in(&fragment).await,
@@ -45,7 +45,10 @@ pub fn callback_page() -> Html {
     let try_again = {
         let auth = auth.clone();
         Callback::from(move |_: MouseEvent| {
-            let _ = auth.login(None);
+            let auth = auth.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = auth.login(None).await;
+            });
         })
     };
     let detail = match error {

@@ -42,14 +42,17 @@ pub fn login_page() -> Html {
         let auth = auth.clone();
         let error = error.clone();
         Callback::from(move |_: MouseEvent| {
-            let started = if other_user {
-                auth.login_choosing_account(return_to.as_deref())
-            } else {
-                auth.login(return_to.as_deref())
-            };
-            if let Err(e) = started {
-                error.set(Some(e.to_string()));
-            }
+            let (auth, error, return_to) = (auth.clone(), error.clone(), return_to.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let started = if other_user {
+                    auth.login_choosing_account(return_to).await
+                } else {
+                    auth.login(return_to).await
+                };
+                if let Err(e) = started {
+                    error.set(Some(e.to_string()));
+                }
+            });
         })
     };
     let config = &auth.tenant.config;
@@ -59,6 +62,11 @@ pub fn login_page() -> Html {
             if auth.signed_out_reason == Some(SignedOutReason::SessionRejected) {
                 <p class="note warning" role="alert" id="session-rejected">
                     { "Your session is no longer valid: the appointments API did not accept your access token. Sign in again to continue where you were." }
+                </p>
+            }
+            if auth.signed_out_reason == Some(SignedOutReason::SignedOutElsewhere) {
+                <p class="note" role="status" id="signed-out-elsewhere">
+                    { "You signed out in another tab." }
                 </p>
             }
             if other_user {

@@ -54,7 +54,10 @@ pub fn profile_page() -> Html {
     let sign_in_again = {
         let auth = auth.clone();
         Callback::from(move |_: MouseEvent| {
-            let _ = auth.login(Some("/profile"));
+            let auth = auth.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = auth.login(Some("/profile".into())).await;
+            });
         })
     };
 

@@ -1,5 +1,7 @@
-//! Parsing the authorization response that the tenant puts in the URL fragment
-//! (OAuth 2.0 §4.2.2 and §4.2.2.1): hostile input gets an error, never a panic.
+//! The authorization response the tenant puts in the callback URL: tokens in the fragment
+//! for the implicit grant (OAuth 2.0 §4.2.2), a code in the query for the code flow
+//! (§4.1.2), or an error in either (§4.1.2.1, §4.2.2.1). Hostile input gets an error, never a
+//! panic.
 
 use std::collections::HashMap;
 
@@ -8,7 +10,8 @@ use super::OidcError;
 /// Larger fragments are refused before parsing.
 pub const MAX_FRAGMENT_LEN: usize = 32 * 1024;
 const MAX_VALUE_LEN: usize = 16 * 1024;
-const KNOWN: [&str; 8] = [
+const KNOWN: [&str; 9] = [
+    "code",
     "access_token",
     "id_token",
     "token_type",
@@ -21,34 +24,59 @@ const KNOWN: [&str; 8] = [
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizationResponse {
-    Tokens(TokenResponse),
+    /// The implicit grant's answer.
+    Tokens(TokenSet),
+    /// The code flow's answer, to exchange at the token endpoint.
+    Code(AuthorizationCode),
     Error {
         code: String,
         description: Option<String>,
-        state: Option<String>,
     },
 }
 
+/// An authorization code: one-time, but a secret until it is used.
 #[derive(Clone, PartialEq, Eq)]
-pub struct TokenResponse {
+pub struct AuthorizationCode(pub String);
+
+impl std::fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthorizationCode(<redacted>)")
+    }
+}
+
+/// What a grant gives: from the fragment (implicit) or from the token endpoint (code
+/// exchange, refresh). Every one goes through the same checks (`session::establish`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenSet {
     pub access_token: String,
     pub id_token: Option<String>,
     pub expires_in: u64,
     /// The granted scopes, when the tenant says (it may omit them when they equal the request).
     pub scope: Option<String>,
-    pub state: Option<String>,
+    /// Only from the token endpoint, with `offline_access`.
+    pub refresh_token: Option<String>,
 }
 
 // Tokens never reach a log, even through `{:?}`.
-impl std::fmt::Debug for TokenResponse {
+impl std::fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
+        let redacted = |token: &Option<String>| token.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TokenSet")
             .field("access_token", &"<redacted>")
-            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
+            .field("id_token", &redacted(&self.id_token))
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
-            .field("state", &self.state)
+            .field("refresh_token", &redacted(&self.refresh_token))
             .finish()
+    }
+}
+
+/// `token_type` and `expires_in` as both the fragment and the token endpoint give them.
+pub fn check_bearer(token_type: &str) -> Result<(), OidcError> {
+    if token_type.eq_ignore_ascii_case("bearer") {
+        Ok(())
+    } else {
+        Err(OidcError::UnsupportedTokenType(token_type.to_string()))
     }
 }
 
@@ -75,13 +103,19 @@ impl UncheckedResponse {
     /// what the sender wrote.
     pub fn read(mut self) -> Result<AuthorizationResponse, OidcError> {
         let params = &mut self.params;
-        let state = params.remove("state");
         if let Some(code) = params.remove("error") {
             return Ok(AuthorizationResponse::Error {
                 code,
                 description: params.remove("error_description"),
-                state,
             });
+        }
+        if let Some(code) = params.remove("code") {
+            if params.contains_key("access_token") || params.contains_key("id_token") {
+                return Err(OidcError::MalformedResponse(
+                    "it carries both a code and tokens".into(),
+                ));
+            }
+            return Ok(AuthorizationResponse::Code(AuthorizationCode(code)));
         }
         let access_token = params
             .remove("access_token")
@@ -89,9 +123,7 @@ impl UncheckedResponse {
         let token_type = params
             .remove("token_type")
             .ok_or(OidcError::MissingParameter("token_type"))?;
-        if !token_type.eq_ignore_ascii_case("bearer") {
-            return Err(OidcError::UnsupportedTokenType(token_type));
-        }
+        check_bearer(&token_type)?;
         let expires_in = params
             .remove("expires_in")
             .ok_or(OidcError::MissingParameter("expires_in"))?;
@@ -100,20 +132,23 @@ impl UncheckedResponse {
             .ok()
             .filter(|&seconds| seconds > 0 && expires_in.bytes().all(|b| b.is_ascii_digit()))
             .ok_or(OidcError::InvalidExpiresIn)?;
-        Ok(AuthorizationResponse::Tokens(TokenResponse {
+        Ok(AuthorizationResponse::Tokens(TokenSet {
             access_token,
             id_token: params.remove("id_token"),
             expires_in,
             scope: params.remove("scope"),
-            state,
+            refresh_token: None,
         }))
     }
 }
 
-/// Parses `fragment`, with or without its leading `#`, as far as its shape: the errors
-/// here name only parameters this app knows, never a value.
+/// Parses a fragment or a query (with or without its leading `#` or `?`) as far as its shape:
+/// the errors here name only parameters this app knows, never a value.
 pub fn parse(fragment: &str) -> Result<UncheckedResponse, OidcError> {
-    let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+    let fragment = fragment
+        .strip_prefix('#')
+        .or_else(|| fragment.strip_prefix('?'))
+        .unwrap_or(fragment);
     if fragment.is_empty() {
         return Err(OidcError::MalformedResponse(
             "the address has no sign-in response after `#`".into(),
@@ -152,7 +187,7 @@ mod tests {
         super::parse(fragment).and_then(UncheckedResponse::read)
     }
 
-    fn tokens(fragment: &str) -> TokenResponse {
+    fn tokens(fragment: &str) -> TokenSet {
         match parse(fragment) {
             Ok(AuthorizationResponse::Tokens(t)) => t,
             other => panic!("expected tokens, got {other:?}"),
@@ -166,7 +201,12 @@ mod tests {
         assert_eq!(t.id_token.as_deref(), Some("a.b.c"));
         assert_eq!(t.expires_in, 7200);
         assert_eq!(t.scope.as_deref(), Some("openid read:appointments"));
-        assert_eq!(t.state.as_deref(), Some("s+1 x"));
+        assert_eq!(
+            super::parse("#access_token=a&state=s%2B1%20x")
+                .expect("well-formed")
+                .state(),
+            Some("s+1 x")
+        );
     }
 
     #[test]
@@ -184,7 +224,6 @@ mod tests {
             Ok(AuthorizationResponse::Error {
                 code: "access_denied".into(),
                 description: Some("User cancelled!".into()),
-                state: Some("xyz".into()),
             })
         );
     }
@@ -244,6 +283,23 @@ mod tests {
             let error = parse(fragment).expect_err(fragment);
             assert_eq!(error.code(), code, "{fragment:.60}");
         }
+    }
+
+    #[test]
+    fn reads_a_code_from_the_query() {
+        assert_eq!(
+            parse("?code=Abc-1&state=s1"),
+            Ok(AuthorizationResponse::Code(AuthorizationCode(
+                "Abc-1".into()
+            )))
+        );
+        assert_eq!(
+            parse("?code=c&access_token=a&token_type=Bearer&expires_in=1")
+                .expect_err("mixed")
+                .code(),
+            "malformed_response"
+        );
+        assert!(!format!("{:?}", AuthorizationCode("SECRET".into())).contains("SECRET"));
     }
 
     #[test]
