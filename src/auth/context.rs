@@ -4,11 +4,13 @@ use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
 use super::keys::SigningKeys;
-use super::logout::{self, SIGNED_OUT};
+use super::logout;
 use super::renewal::{self, RenewalError};
 use super::sign_in::{self, LoginError};
+use super::tabs::{self, Heard};
 use crate::browser::{self, channel, storage};
 use crate::config::Config;
+use crate::config::TokenStorage;
 use crate::oidc::discovery::ProviderMetadata;
 use crate::oidc::session::Session;
 use crate::oidc::OidcError;
@@ -223,23 +225,32 @@ pub fn auth_provider(props: &AuthProviderProps) -> Html {
         });
     }
 
-    // A sign-out in another tab of the same session ends this one too.
-    let session_key = match &*state {
-        AuthState::SignedIn(session) => logout::session_key(session),
-        AuthState::SignedOut => None,
-    };
+    // What other tabs of the same session say: a sign-out ends this one too; a refresh
+    // replaces this tab's copy of the rotated token.
     {
+        let session = match &*state {
+            AuthState::SignedIn(session) => Some(session.clone()),
+            AuthState::SignedOut => None,
+        };
         let set_state = context.set_state.clone();
-        use_effect_with(session_key, move |key| {
-            let listener = key.clone().and_then(|key| {
-                channel::Listener::new(move |message| {
-                    if message.strip_prefix(SIGNED_OUT) == Some(key.as_str()) {
+        use_effect_with(session, move |session| {
+            let listener = session.clone().and_then(|session| {
+                let key = tabs::session_key(&session);
+                channel::Listener::new(move |message| match tabs::hear(&message) {
+                    Some(Heard::SignedOut(other)) if Some(&other) == key.as_ref() => {
                         storage::clear_session();
                         set_state.emit((
                             AuthState::SignedOut,
                             Some(SignedOutReason::SignedOutElsewhere),
                         ));
                     }
+                    Some(Heard::Rotated(old_id, newer)) => {
+                        let (session, set_state) = (session.clone(), set_state.clone());
+                        wasm_bindgen_futures::spawn_local(async move {
+                            adopt_rotation(mode, &session, old_id, *newer, set_state).await;
+                        });
+                    }
+                    _ => {}
                 })
             });
             move || drop(listener)
@@ -251,6 +262,27 @@ pub fn auth_provider(props: &AuthProviderProps) -> Html {
             { props.children.clone() }
         </ContextProvider<AuthContext>>
     }
+}
+
+/// Takes another tab's refresh result when it rotated the very token this tab holds.
+async fn adopt_rotation(
+    mode: TokenStorage,
+    current: &Session,
+    old_id: String,
+    newer: Session,
+    set_state: Callback<(AuthState, Option<SignedOutReason>)>,
+) {
+    let Some(mine) = current.refresh_token.as_deref() else {
+        return;
+    };
+    if tabs::token_id(mine).await.as_deref() != Some(old_id.as_str())
+        || !current.is_same_user(&newer)
+    {
+        return;
+    }
+    tabs::remember_rotation(old_id, &newer);
+    storage::save_session(mode, &newer);
+    set_state.emit((AuthState::SignedIn(Rc::new(newer)), None));
 }
 
 /// The auth context; panics only if used outside `AuthProvider`, a programming error.

@@ -3,28 +3,15 @@
 
 use std::time::Duration;
 
+use super::tabs;
 use super::token_client;
 use super::Tenant;
-use crate::browser::{channel, location, storage};
+use crate::browser::{location, storage};
 use crate::oidc::logout;
 use crate::oidc::session::Session;
 
 /// Revocation is a courtesy to the tenant: logout does not wait longer for it.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// What one tab broadcasts when its user signs out, followed by the session's key.
-pub(super) const SIGNED_OUT: &str = "signed-out ";
-
-/// Which tabs share a session: those of the same tenant session (`sid`), or without one,
-/// of the same user.
-pub(super) fn session_key(session: &Session) -> Option<String> {
-    session.sid.clone().or_else(|| {
-        session
-            .profile
-            .as_ref()
-            .map(|p| format!("{} {}", p.iss, p.sub))
-    })
-}
 
 /// Forgets everything this app holds, then revokes the refresh token (whether or not the
 /// tenant answers) and lets the tenant end its own session and send the browser back to
@@ -32,8 +19,8 @@ pub(super) fn session_key(session: &Session) -> Option<String> {
 pub(super) async fn logout(tenant: &Tenant, session: Option<&Session>) -> Result<(), String> {
     storage::clear_session();
     storage::discard_transactions(|_| true);
-    if let Some(key) = session.and_then(session_key) {
-        channel::broadcast(&format!("{SIGNED_OUT}{key}"));
+    if let Some(session) = session {
+        tabs::announce_sign_out(session);
     }
     if let Some(refresh_token) = session.and_then(|s| s.refresh_token.as_deref()) {
         token_client::revoke(tenant, refresh_token, REVOKE_TIMEOUT).await;

@@ -8,6 +8,7 @@ mod keys;
 mod logout;
 mod renewal;
 mod sign_in;
+mod tabs;
 mod token_client;
 mod validator;
 

@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use super::sign_in::{self, LoginError};
+use super::tabs;
 use super::token_client;
 use super::validator;
 use super::Tenant;
 use crate::browser::silent::{self, SilentError};
 use crate::browser::{self, locks, storage};
+use crate::config::TokenStorage;
 use crate::oidc::session::{Grant, Session};
 use crate::oidc::token::TokenRequest;
 use crate::oidc::OidcError;
@@ -19,6 +21,9 @@ const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One tab at a time uses the refresh token: a rotated token used twice would make the
 /// tenant revoke the whole family (reuse detection).
 const REFRESH_LOCK: &str = "appointments.auth.refresh";
+/// How long a tab with a sessionStorage copy of the token waits for another tab to say it
+/// has rotated it already.
+const PEER_WAIT: Duration = Duration::from_millis(300);
 
 /// Why renewal did not give a new session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +94,17 @@ async fn refresh(
             return same_user(current, stored);
         }
     }
+    let id = tabs::token_id(refresh_token).await;
+    // A duplicated tab's sessionStorage holds a copy of the token: a tab that has rotated it
+    // already answers with the newer session.
+    if let (TokenStorage::Session, Some(id)) = (mode, &id) {
+        if let Some(newer) = tabs::ask_for_newer(id, PEER_WAIT).await {
+            let newer = same_user(current, newer)?;
+            tabs::remember_rotation(id.clone(), &newer);
+            storage::save_session(mode, &newer);
+            return Ok(newer);
+        }
+    }
     let tokens = token_client::request(
         tenant,
         TokenRequest::RefreshToken {
@@ -102,8 +118,13 @@ async fn refresh(
         .await
         .map_err(RenewalError::Rejected)?;
     let renewed = same_user(current, renewed)?;
-    // Still under the lock: the next tab finds the new token.
+    // Still under the lock: the next tab finds the new token, in storage or by message.
     storage::save_session(mode, &renewed);
+    if let Some(id) = id {
+        if renewed.refresh_token.as_deref() != Some(refresh_token) {
+            tabs::announce_rotation(id, &renewed);
+        }
+    }
     Ok(renewed)
 }
 

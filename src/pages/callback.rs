@@ -51,8 +51,13 @@ pub fn callback_page() -> Html {
             });
         })
     };
+    // Only errors that come after `state` matched carry the tenant's own words.
     let detail = match error {
         OidcError::AuthorizationServer {
+            description: Some(d),
+            ..
+        }
+        | OidcError::TokenEndpoint {
             description: Some(d),
             ..
         } => Some(AttrValue::from(format!("The tenant said: {d}"))),

@@ -62,6 +62,14 @@ pub fn tokens_page() -> Html {
                     <dd id="token-issued">{ moment(session.issued_at as f64, false) }</dd>
                     <dt>{ "Expires" }</dt>
                     <dd id="token-expiry">{ moment(session.expires_at as f64, true) }</dd>
+                    <dt>{ "Renewal" }</dt>
+                    <dd id="renewal-kind">
+                        { if session.refresh_token.is_some() {
+                            "With a refresh token at the token endpoint (rotated on every use; not shown)"
+                        } else {
+                            "With prompt=none in a hidden iframe, which needs the tenant's cookie in a third-party frame"
+                        } }
+                    </dd>
                 </dl>
                 <button type="button" class="button secondary" id="renew-now" onclick={renew_now}
                     disabled={auth.renewal == Renewal::Running}>

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
+pub mod code_flow;
 pub mod oidc_provider;
 
 use std::future::Future;
@@ -30,7 +31,8 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub const ALICE: (&str, &str) = ("alice@example.com", "alice-password-1");
 
 pub struct Stack {
-    /// `http://127.0.0.1:<port>`, the SPA's origin.
+    /// `http://127.0.0.1:<port>`, the SPA's origin (`http://localhost:<port>` from
+    /// [`Stack::start_cross_site`]).
     pub spa: String,
     pub tenant: String,
     pub api: String,
@@ -141,8 +143,34 @@ impl Stack {
         edit: impl Fn(&str, Value) -> Value,
         token_lifetime: Option<u64>,
     ) -> Stack {
+        Self::start_serving_the_spa_at("127.0.0.1", edit, token_lifetime).await
+    }
+
+    /// As [`Stack::start_custom`], with the app and the tenant on different sites, as an
+    /// app and its Auth0 tenant are: the SPA at `http://localhost:<port>`, dev-tenant and
+    /// the API still at `http://127.0.0.1:<port>` (host names make the site; ports do not).
+    /// The tenant lists the `localhost` callback, silent-callback and logout URLs and web
+    /// origin, the API allows that origin by CORS, and the SPA's CSP names the tenant and
+    /// the API. Silent renewal's iframe is then a third-party frame, with the tenant's
+    /// cookie subject to [`ThirdPartyCookies`].
+    pub async fn start_cross_site(
+        edit: impl Fn(Value) -> Value + Send + Sync + 'static,
+        token_lifetime: Option<u64>,
+    ) -> Stack {
+        Self::start_serving_the_spa_at("localhost", move |_, config| edit(config), token_lifetime)
+            .await
+    }
+
+    /// The SPA at `http://<host>:<port>` (`host` names the loopback interface the listener
+    /// is bound to), with dev-tenant and the API on `127.0.0.1`.
+    async fn start_serving_the_spa_at(
+        host: &str,
+        edit: impl Fn(&str, Value) -> Value,
+        token_lifetime: Option<u64>,
+    ) -> Stack {
         let spa_listener = bind().await;
-        let spa = origin(&spa_listener);
+        let port = spa_listener.local_addr().expect("bound").port();
+        let spa = format!("http://{host}:{port}");
         let servers = Servers::start(&spa, &format!("{spa}/"), token_lifetime).await;
         let config = edit(&spa, servers.config());
         let dist = dist_dir();
