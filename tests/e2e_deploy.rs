@@ -1,8 +1,10 @@
 //! The static deployment, end to end: the release build, made for the public URL
 //! `/appointments-demo/` (and for the root), served by nginx (Debian's package) with
 //! deploy/nginx/appointments.conf, its SPA fallback, caching and security headers; sign-in,
-//! the API and silent renewal in headless Chromium under that Content-Security-Policy. Also
-//! the GitHub Pages recipe (a meta element and 404.html) on a host that sends no headers.
+//! the API and silent renewal in headless Chromium under that Content-Security-Policy, with
+//! the implicit grant and then with the code flow; nginx's access log, in the template's
+//! format, holds the paths but never a code, a state or a token. Also the GitHub Pages
+//! recipe (a meta element and 404.html) on a host that sends no headers.
 //!
 //! Needs the sub-path build in `SPA_SUBPATH_DIST_DIR` and the root build in `SPA_DIST_DIR`
 //! (`cargo xtask test` builds both),
@@ -27,6 +29,16 @@ use support::{
 
 const PUBLIC_URL: &str = "/appointments-demo/";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// The template's access log, which the test points at a file of its own.
+const TEMPLATE_ACCESS_LOG: &str = "access_log /var/log/nginx/appointments.access.log appointments;";
+/// What the access log must never hold: the parameters of an authorization response.
+const SECRETS_IN_URLS: [&str; 5] = [
+    "code=",
+    "state=",
+    "access_token",
+    "id_token",
+    "refresh_token",
+];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_release_build_under_a_sub_path_behind_nginx_signs_in_under_the_csp() {
@@ -142,9 +154,120 @@ async fn behind_nginx(dist: &Path, public_url: &str) {
     assert_eq!(status, 404, "{missing}");
     assert_security_headers(&headers, &csp, missing);
 
+    // The code flow's callback, as the tenant's redirect makes the browser ask for it, with
+    // a Referer that carries a query (other sites' links may): the log keeps neither query.
+    let answer = http
+        .get(format!("{app}callback?code=canary-code&state=canary-state"))
+        .header(
+            "referer",
+            format!("{app}callback?code=canary-referer-code&state=canary-referer-state"),
+        )
+        .send()
+        .await
+        .expect("GET callback?code=…");
+    assert_eq!(answer.status().as_u16(), 200, "the callback is index.html");
+
     // ---- The app in headless Chromium, under those headers. ----
     sign_in_create_and_renew(&stack, &app).await;
+
+    // ---- The code flow: config.json edited on the host, as an operator would. ----
+    let mut code_flow = config.clone();
+    code_flow["response_type"] = "code".into();
+    site.write_config(&code_flow);
+    sign_in_with_the_code_flow(&stack, &app).await;
+
+    // ---- The access log: the app's paths, and not one code, state or token. ----
+    let log = site.access_log();
+    for secret in SECRETS_IN_URLS.iter().chain(&["canary"]) {
+        assert!(
+            !log.contains(secret),
+            "the access log holds `{secret}`:\n{log}"
+        );
+    }
+    let callback = format!("\"GET {public_url}callback HTTP/1.1\"");
+    assert!(
+        log.lines().filter(|line| line.contains(&callback)).count() >= 3,
+        "the access log has the canary's and both sign-ins' {callback}:\n{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "\"GET {public_url}silent-callback.html HTTP/1.1\""
+        )),
+        "the access log has silent renewal's landing page:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("\"{app}callback\"")),
+        "the canary's Referer is logged without its query:\n{log}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.dir.join("access.log")).unwrap_or_default(),
+        "",
+        "the server's access_log replaces the http context's (combined) one"
+    );
     drop(nginx);
+}
+
+/// The code flow behind the same host: config.json now says `"response_type": "code"`. In a
+/// fresh browser: sign-in, whose code comes back in the callback's query and is exchanged at
+/// the tenant's token endpoint (connect-src), the list, and a renewal, which without
+/// `offline_access` in the scope is the hidden iframe with `prompt=none`, landing on
+/// `silent-callback.html?code=…`; then no CSP violation.
+async fn sign_in_with_the_code_flow(stack: &Stack, app: &str) {
+    let browser = stack.browser_with_console_log().await;
+    browser
+        .goto(&format!("{app}appointments"))
+        .await
+        .expect("open the deep link");
+    click(&browser, "#sign-in").await;
+    let authorize = format!("{}/authorize?", stack.tenant);
+    wait_until("the browser is at the tenant's /authorize", || async {
+        browser.current_url_string().await.starts_with(&authorize)
+    })
+    .await;
+    let url = browser.current_url_string().await;
+    assert!(
+        url.contains("response_type=code") && url.contains("code_challenge_method=S256"),
+        "{url}"
+    );
+    sign_in_at_tenant(&browser, stack, ALICE, "accept").await;
+    let list = text_of(&browser, "#appointments-list").await;
+    assert!(list.contains("Dental check-up"), "the API answered: {list}");
+    assert_eq!(
+        browser.current_url_string().await,
+        format!("{app}appointments"),
+        "back on the deep link, with no code in the address bar"
+    );
+    let exchanges = browser
+        .execute(
+            "return performance.getEntriesByType('resource')\
+               .filter(e => e.name.includes('/oauth/token')).length",
+            vec![],
+        )
+        .await
+        .expect("resource timing");
+    assert_eq!(
+        exchanges,
+        json!(1),
+        "one code exchange at the token endpoint"
+    );
+
+    browser
+        .goto(&format!("{app}tokens"))
+        .await
+        .expect("open the token inspector");
+    find(&browser, "#access-token-claims").await;
+    let first = stored_issued_at(&browser).await.expect("a stored session");
+    click(&browser, "#renew-now").await;
+    wait_until("the session was renewed in the iframe", || async {
+        stored_issued_at(&browser).await.is_some_and(|t| t > first)
+    })
+    .await;
+    assert!(
+        browser.find(Locator::Css("#renewal-failed")).await.is_err(),
+        "renewal succeeded"
+    );
+    assert_no_csp_violation(stack, &browser).await;
+    browser.close().await.expect("close");
 }
 
 /// GitHub Pages can neither rewrite nor send headers: deploy/github-pages/prepare.sh puts the
@@ -299,7 +422,6 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 /// the console shows no Content-Security-Policy violation.
 async fn sign_in_create_and_renew(stack: &Stack, app: &str) {
     let browser = stack.browser_with_console_log().await;
-    let mut console = Vec::new();
 
     // A deep link while signed out: index.html by the fallback, then sign-in and back.
     browser
@@ -361,9 +483,14 @@ async fn sign_in_create_and_renew(stack: &Stack, app: &str) {
     );
     assert_eq!(browser.current_url_string().await, format!("{app}tokens"));
 
-    // No CSP violation in the console. A canary proves the console is read: a fetch the
-    // policy must refuse.
-    console.extend(stack.browser_log(&browser).await);
+    assert_no_csp_violation(stack, &browser).await;
+    browser.close().await.expect("close");
+}
+
+/// No CSP violation in the console. A canary proves the console is read: a fetch the policy
+/// must refuse.
+async fn assert_no_csp_violation(stack: &Stack, browser: &Client) {
+    let mut console = stack.browser_log(browser).await;
     browser
         .execute(
             "fetch('http://127.0.0.1:9/csp-canary').catch(() => {}); return null",
@@ -378,7 +505,7 @@ async fn sign_in_create_and_renew(stack: &Stack, app: &str) {
             "the canary's CSP violation never reached the console log: {console:#?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-        console.extend(stack.browser_log(&browser).await);
+        console.extend(stack.browser_log(browser).await);
     }
     let violations: Vec<&String> = console
         .iter()
@@ -388,8 +515,6 @@ async fn sign_in_create_and_renew(stack: &Stack, app: &str) {
         violations.is_empty(),
         "the app ran into its Content-Security-Policy: {violations:#?}"
     );
-
-    browser.close().await.expect("close");
 }
 
 /// The release build made for `/appointments-demo/`.
@@ -512,6 +637,11 @@ impl Site {
         .expect("write config.json");
     }
 
+    /// The template's access log, which [`Nginx::start`] points here.
+    fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("appointments.access.log")).unwrap_or_default()
+    }
+
     fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
@@ -545,8 +675,18 @@ struct Nginx {
 impl Nginx {
     /// nginx with deploy/nginx/appointments.conf, rendered for this stack.
     async fn start(program: &Path, site: &Site, port: u16, stack: &Stack) -> Nginx {
+        let template = include_str!("../deploy/nginx/appointments.conf");
+        assert_eq!(
+            template.matches(TEMPLATE_ACCESS_LOG).count(),
+            1,
+            "the template has `{TEMPLATE_ACCESS_LOG}`"
+        );
+        let access_log = site.dir.join("appointments.access.log");
         let server = render(
-            include_str!("../deploy/nginx/appointments.conf"),
+            &template.replace(
+                TEMPLATE_ACCESS_LOG,
+                &format!("access_log {} appointments;", access_log.display()),
+            ),
             &[
                 ("__LISTEN__", &format!("127.0.0.1:{port}")),
                 ("__SERVER_NAME__", "localhost 127.0.0.1"),
