@@ -13,6 +13,11 @@
 //
 // Users: its built-in development login page accepts any password; the login becomes the
 // `sub`. `alice@example.com` and `bob@example.com` have names and emails.
+//
+// One public client serves both of the app's flows: the implicit grant (`id_token token`)
+// and the authorization code flow with PKCE (S256, which node-oidc-provider requires of
+// public clients), refresh tokens rotated at each use, revoked at `revocation_endpoint`.
+// Token endpoint errors and revocations are written to stderr, for a failing test to show.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -63,8 +68,8 @@ const configuration = {
       // refuses http and localhost redirect URIs for implicit web clients.
       application_type: 'native',
       token_endpoint_auth_method: 'none',
-      grant_types: ['implicit'],
-      response_types: ['id_token token'],
+      grant_types: ['implicit', 'authorization_code', 'refresh_token'],
+      response_types: ['id_token token', 'code'],
       redirect_uris: [`${spa}/callback`, `${spa}/silent-callback.html`],
       post_logout_redirect_uris: [`${spa}/`],
     },
@@ -73,6 +78,31 @@ const configuration = {
   responseTypes: ['id_token token', 'id_token', 'code', 'none'],
   // Auth0 names the API with `audience`; standard OAuth with `resource` (RFC 8707).
   extraParams: ['audience'],
+  // node-oidc-provider drops `offline_access` from an authorization request without
+  // `prompt=consent` (OpenID Connect Core §11), and by default issues a refresh token only for
+  // a granted `offline_access`. The app asks for `offline_access` without `prompt=consent`
+  // (which would show the consent page at every sign-in), so a refresh token is issued to
+  // this public client whenever it has the `refresh_token` grant: node-oidc-provider's own
+  // recipe for public clients doing the code flow (its docs, `issueRefreshToken`).
+  async issueRefreshToken(_ctx, client, code) {
+    return (
+      client.grantTypeAllowed('refresh_token') &&
+      (code.scopes.has('offline_access') || client.clientAuthMethod === 'none')
+    );
+  },
+  // Such refresh tokens are not bound to the provider's browser session (by default a token
+  // without a granted `offline_access` dies with it, and its grant with the session's
+  // logout): only revocation, reuse or expiry ends them, as the app's logout expects.
+  async expiresWithSession(ctx, token) {
+    const code = token.kind === 'AuthorizationCode';
+    if (code && ctx.oidc.client.grantTypeAllowed('refresh_token')) {
+      return false;
+    }
+    return !token.scopes.has('offline_access');
+  },
+  // Rotation at every refresh: node-oidc-provider's default for a public client's tokens,
+  // said here. A rotated-away refresh token used again revokes the whole grant.
+  rotateRefreshToken: true,
   scopes: ['openid', 'profile', 'email'],
   claims: {
     openid: ['sub'],
@@ -92,10 +122,19 @@ const configuration = {
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    // RFC 7009 at `/token/revocation`; revoking a refresh token revokes its whole grant.
+    revocation: { enabled: true },
     userinfo: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: (ctx) => ctx.oidc.params.audience,
+      // At /auth: the `audience` parameter. At the token endpoint (`oneOf`, the code's or
+      // refresh token's resources), the API's.
+      defaultResource: (ctx, _client, oneOf) => {
+        if (oneOf) return oneOf.includes(AUDIENCE) ? AUDIENCE : oneOf;
+        return ctx.oidc.params.audience;
+      },
+      // The code exchange and every refresh (which send no `resource`) keep the granted
+      // API, so their access tokens are JWTs for it too, not opaque tokens for /userinfo.
       useGrantedResource: () => true,
       getResourceServerInfo: (_ctx, resourceIndicator) => {
         if (resourceIndicator !== AUDIENCE) {
@@ -115,8 +154,10 @@ const configuration = {
     IdToken: tokenLifetime,
     AccessToken: tokenLifetime,
   },
-  // The app calls discovery, the JWKS and /userinfo from its own origin.
-  clientBasedCORS: (_ctx, origin) => origin === spa,
+  // The app calls discovery, the JWKS and /userinfo from its own origin, and the token
+  // and revocation endpoints (CORS-safelisted form POSTs, no preflight): node-oidc-provider
+  // checks this for the client the request names (`client_id`), and refuses otherwise.
+  clientBasedCORS: (_ctx, origin, client) => origin === spa && client.clientId === CLIENT_ID,
   cookies: { keys: ['interop-test-cookie-key'] },
 };
 
@@ -125,6 +166,23 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://localhost:${port}`;
   const provider = new Provider(issuer, configuration);
+  const errorEvents = [
+    'authorization.error',
+    'grant.error',
+    'revocation.error',
+    'end_session.error',
+    'server_error',
+  ];
+  for (const event of errorEvents) {
+    provider.on(event, (_ctx, error) => {
+      const detail = error.error_detail ? ` (${error.error_detail})` : '';
+      console.error(`${event}: ${error.error_description ?? error.message}${detail}`);
+    });
+  }
+  provider.on('grant.success', (ctx) => {
+    console.error(`grant.success: ${ctx.oidc.params.grant_type}`);
+  });
+  provider.on('grant.revoked', (_ctx, grantId) => console.error(`grant.revoked: ${grantId}`));
   server.on('request', provider.callback());
   console.log(`interop-provider listening ${JSON.stringify({ issuer, port })}`);
 });

@@ -29,6 +29,19 @@ use super::{bind, click, dist_dir, find, security_headers, wait_until, CurrentUr
 pub const CLIENT_ID: &str = "appointments-spa";
 pub const AUDIENCE: &str = "appointments:api";
 
+/// Which of its flows the app's `config.json` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// The default: `response_type` `id_token token`, renewed in a hidden iframe.
+    Implicit,
+    /// `response_type` `code` (PKCE) with `offline_access`: renewed with refresh tokens.
+    Code,
+}
+
+/// The app's scope in the code flow: `offline_access` asks for a refresh token.
+pub const CODE_FLOW_SCOPE: &str =
+    "openid profile email read:appointments create:appointments offline_access";
+
 /// node-oidc-provider, the API and the SPA. Derefs to a [`Stack`] whose `tenant` is the
 /// provider's issuer, so the suite's browser and storage helpers work unchanged.
 pub struct Interop {
@@ -50,16 +63,22 @@ impl Interop {
     /// Starts everything; the provider's tokens live `token_lifetime` seconds (default one
     /// hour).
     pub async fn start(token_lifetime: Option<u64>) -> Interop {
-        Self::launch(token_lifetime, true).await
+        Self::launch(Flow::Implicit, token_lifetime, true).await
+    }
+
+    /// As [`Interop::start`], with the app configured for the code flow with PKCE and
+    /// refresh tokens ([`CODE_FLOW_SCOPE`]).
+    pub async fn start_code_flow(token_lifetime: Option<u64>) -> Interop {
+        Self::launch(Flow::Code, token_lifetime, true).await
     }
 
     /// The provider, the static SPA and chromedriver, without appointments-api (whose
     /// `api_base_url` then points nowhere): for checking the provider's side alone.
     pub async fn start_without_api() -> Interop {
-        Self::launch(None, false).await
+        Self::launch(Flow::Implicit, None, false).await
     }
 
-    async fn launch(token_lifetime: Option<u64>, with_api: bool) -> Interop {
+    async fn launch(flow: Flow, token_lifetime: Option<u64>, with_api: bool) -> Interop {
         let spa_listener = bind().await;
         let spa_port = spa_listener.local_addr().expect("bound").port();
         let spa = format!("http://localhost:{spa_port}");
@@ -74,13 +93,17 @@ impl Interop {
             "http://127.0.0.1:9".to_string()
         };
 
-        let config = json!({
+        let mut config = json!({
             "domain": issuer,
             "client_id": CLIENT_ID,
             "audience": AUDIENCE,
             "api_base_url": api,
             "scope": "openid profile email read:appointments create:appointments",
         });
+        if flow == Flow::Code {
+            config["response_type"] = "code".into();
+            config["scope"] = CODE_FLOW_SCOPE.into();
+        }
         let dist = dist_dir();
         let index = dist.join("index.html");
         assert!(
@@ -120,9 +143,68 @@ impl Interop {
         }
     }
 
-    /// What the provider has written to stderr so far (its warnings and errors).
+    /// What the provider has written to stderr so far (its warnings and errors, and a
+    /// line per token endpoint grant and revoked grant).
     pub fn provider_log(&self) -> String {
         self.provider.log()
+    }
+
+    /// The provider's discovery document.
+    pub async fn discovery(&self) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/.well-known/openid-configuration", self.issuer))
+            .send()
+            .await
+            .expect("discovery")
+            .json()
+            .await
+            .expect("discovery JSON")
+    }
+
+    /// A form POST from outside the browser to the endpoint discovery names `endpoint`
+    /// (`token_endpoint`, `revocation_endpoint`), as the public client (`client_id`, no
+    /// secret), from the app's origin: the status, the `Access-Control-Allow-Origin` it
+    /// answered, and the body (JSON, else `null`).
+    pub async fn post_form(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Option<String>, Value) {
+        let discovery = self.discovery().await;
+        let url = discovery[endpoint]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {endpoint} in {discovery}"));
+        let mut body = form.to_vec();
+        body.push(("client_id", CLIENT_ID));
+        let answer = reqwest::Client::new()
+            .post(url)
+            .header("Origin", &self.spa)
+            .form(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{endpoint} {url}: {e}"));
+        let status = answer.status().as_u16();
+        let allowed = answer
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        (status, allowed, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A refresh at the provider's token endpoint from outside the browser, as a thief or
+    /// another client would: the status and the body.
+    pub async fn refresh_outside(&self, refresh_token: &str) -> (u16, Value) {
+        let (status, _, body) = self
+            .post_form(
+                "token_endpoint",
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token),
+                ],
+            )
+            .await;
+        (status, body)
     }
 }
 
