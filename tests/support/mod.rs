@@ -301,6 +301,11 @@ impl Browser {
                         "--disable-dev-shm-usage", "--disable-background-networking",
                         "--disable-component-update", "--disable-sync", "--no-first-run",
                         "--disable-quic", "--window-size=1280,900",
+                        // As Firefox's below: no heuristic lifts the block. With third-party
+                        // cookies blocked, Chromium (source, 148) honours the 3PCD heuristics'
+                        // temporary grants, e.g. 15 minutes of third-party cookies for a site
+                        // the user interacted with in an A→B→A redirect, as a sign-in is.
+                        "--disable-features=TpcdHeuristicsGrants",
                     ],
                     // Settings' third-party cookies choice: 0 allows them, 1 blocks them.
                     // Without it, Chromium 148 under chromedriver blocks them, and the older

@@ -24,7 +24,8 @@ commands:
           against a real tenant instead (`cargo xtask dev --help`)
   test    install what is missing (Chromium, chromedriver, Firefox ESR and geckodriver too),
           then run every check and test: fmt, clippy on both targets, native tests, browser
-          tests, end-to-end tests (sign-in and session also in Firefox)
+          tests, end-to-end tests (sign-in, session, code flow and cross-site also in
+          Firefox)
   setup   only install what is missing
   dist    build the release site: [--public-url /sub/path/] [--out DIR] (default dist/)
   bench   build the release site and measure it: first-load sizes (raw, gzip -9, brotli -q 11),
@@ -178,9 +179,9 @@ fn test() -> Result<()> {
         .env("SPA_DIST_DIR", &e2e_dist)
         .env("SPA_SUBPATH_DIST_DIR", &e2e_subpath_dist))?;
 
-    // The sign-in and session end-to-end tests again, in headless Firefox ESR, with the
-    // check of the browser's pinned cookie settings (tests/support reads E2E_BROWSER;
-    // everything else runs in Chromium only).
+    // The sign-in, session, code-flow and cross-site end-to-end tests again, in headless
+    // Firefox ESR, with the check of the browser's pinned cookie settings (tests/support
+    // reads E2E_BROWSER; everything else runs in Chromium only).
     run(tools
         .command("cargo")
         .args([
@@ -193,6 +194,10 @@ fn test() -> Result<()> {
             "e2e_sign_in",
             "--test",
             "e2e_session",
+            "--test",
+            "e2e_code_flow",
+            "--test",
+            "e2e_cross_site",
         ])
         .env("SPA_DIST_DIR", &e2e_dist)
         .env("E2E_BROWSER", "firefox"))?;
