@@ -20,7 +20,7 @@ mod support;
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
-use support::code_flow::{self, requests_to};
+use support::code_flow::{self, inserted_iframes, requests_to, watch_for_iframes};
 use support::{
     find, sign_in_to, sign_in_to_list, stored_session, text_of, wait_until, Browser, CurrentUrl,
     Stack, ThirdPartyCookies, ALICE,
@@ -32,33 +32,6 @@ async fn stored(browser: &Client) -> Value {
         .as_str()
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Value::Null)
-}
-
-/// From now on, records the `src` of every iframe the page inserts (silent renewal's is
-/// removed once it has landed; Resource Timing lists a frame only if it finished loading
-/// before that).
-async fn watch_for_iframes(browser: &Client) {
-    browser
-        .execute(
-            "window.insertedFrames = [];\
-             new MutationObserver(records => {\
-               for (const record of records)\
-                 for (const node of record.addedNodes)\
-                   if (node.tagName === 'IFRAME') window.insertedFrames.push(node.src);\
-             }).observe(document.documentElement, { childList: true, subtree: true });",
-            vec![],
-        )
-        .await
-        .expect("watch for iframes");
-}
-
-/// The `src` of every iframe inserted since [`watch_for_iframes`].
-async fn inserted_iframes(browser: &Client) -> Vec<String> {
-    let sources = browser
-        .execute("return window.insertedFrames", vec![])
-        .await
-        .expect("the inserted iframes");
-    serde_json::from_value(sources).unwrap_or_default()
 }
 
 /// Clicks **Renew now** on `/tokens` once it is enabled (it is disabled while a renewal

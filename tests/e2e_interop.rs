@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
+use support::code_flow::{stored, stored_refresh_token};
 use support::oidc_provider::{
     jwt_part, sign_in_at_provider, Interop, AUDIENCE, CLIENT_ID, CODE_FLOW_SCOPE,
 };
@@ -280,20 +281,9 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
         .current_url_string()
         .await
         .starts_with(&format!("{}/session/end", interop.issuer)));
-    click(&browser, "button[name=logout][value=yes]").await;
-    assert_signed_out_at(&browser, &format!("{}/", interop.spa)).await;
-    // The provider's session ended too: signing in again asks for the login.
-    click(&browser, "#sign-in").await;
-    find(&browser, "input[name=login]").await;
+    confirm_logout_at_provider(&interop, &browser).await;
 
-    // The app's Content-Security-Policy names the provider: nothing was blocked.
-    let blocked: Vec<String> = interop
-        .browser_log(&browser)
-        .await
-        .into_iter()
-        .filter(|line| line.contains("Content Security Policy"))
-        .collect();
-    assert!(blocked.is_empty(), "{blocked:#?}");
+    assert_no_csp_violation(&interop, &browser).await;
     browser.close().await.expect("close");
 }
 
@@ -303,12 +293,7 @@ async fn a_user_signs_in_sees_the_list_renews_views_the_profile_and_logs_out() {
 async fn short_lived_provider_tokens_are_renewed_silently() {
     let interop = Interop::start(Some(6)).await;
     let browser = interop.browser_with_console_log().await;
-    browser
-        .goto(&format!("{}/appointments", interop.spa))
-        .await
-        .expect("open the app");
-    click(&browser, "#sign-in").await;
-    sign_in_at_provider(&browser, &interop, ALICE.0, ALICE.1).await;
+    sign_in_from_the_list(&interop, &browser).await;
     find(&browser, "#appointments-list").await;
     let first = stored_issued_at(&browser).await.expect("a stored session");
     let requests = interop.api_requests.load(Ordering::SeqCst);
@@ -670,19 +655,9 @@ async fn in_the_code_flow_a_user_signs_in_renews_with_a_rotated_refresh_token_an
         "revoked at logout: {body}\n{}",
         interop.provider_log()
     );
-    click(&browser, "button[name=logout][value=yes]").await;
-    assert_signed_out_at(&browser, &format!("{}/", interop.spa)).await;
-    // The provider's session ended too: signing in again asks for the login.
-    click(&browser, "#sign-in").await;
-    find(&browser, "input[name=login]").await;
+    confirm_logout_at_provider(&interop, &browser).await;
 
-    let blocked: Vec<String> = interop
-        .browser_log(&browser)
-        .await
-        .into_iter()
-        .filter(|line| line.contains("Content Security Policy"))
-        .collect();
-    assert!(blocked.is_empty(), "{blocked:#?}");
+    assert_no_csp_violation(&interop, &browser).await;
     browser.close().await.expect("close");
 }
 
@@ -694,12 +669,7 @@ async fn in_the_code_flow_a_user_signs_in_renews_with_a_rotated_refresh_token_an
 async fn in_the_code_flow_short_lived_tokens_are_renewed_by_rotating_refresh_tokens() {
     let interop = Interop::start_code_flow(Some(6)).await;
     let browser = interop.browser_with_console_log().await;
-    browser
-        .goto(&format!("{}/appointments", interop.spa))
-        .await
-        .expect("open the app");
-    click(&browser, "#sign-in").await;
-    sign_in_at_provider(&browser, &interop, ALICE.0, ALICE.1).await;
+    sign_in_from_the_list(&interop, &browser).await;
     wait_or_explain(&interop, &browser, "the list is shown", || async {
         browser
             .find(Locator::Css("#appointments-list"))
@@ -781,25 +751,9 @@ async fn in_the_code_flow_short_lived_tokens_are_renewed_by_rotating_refresh_tok
     browser.close().await.expect("close");
 }
 
-/// The session the app stored (`session` mode: sessionStorage).
-async fn stored(browser: &Client) -> Option<Value> {
-    let both = stored_session(browser).await;
-    both.as_array()?
-        .iter()
-        .find_map(|text| serde_json::from_str(text.as_str()?).ok())
-}
-
-async fn stored_refresh_token(browser: &Client) -> Option<String> {
-    Some(
-        stored(browser).await?["refresh_token"]
-            .as_str()?
-            .to_string(),
-    )
-}
-
 /// The requests this document made (Resource Timing) whose URL, without its query, is
 /// `endpoint`: a hidden iframe's navigation counts as one.
-async fn requests_to(browser: &Client, endpoint: &str) -> Vec<String> {
+async fn requests_to_endpoint(browser: &Client, endpoint: &str) -> Vec<String> {
     let names = browser
         .execute(
             "return performance.getEntriesByType('resource').map(e => e.name)\
@@ -814,7 +768,7 @@ async fn requests_to(browser: &Client, endpoint: &str) -> Vec<String> {
 /// Requests to the provider's token endpoint (not its revocation endpoint).
 async fn token_requests(browser: &Client, interop: &Interop) -> Vec<String> {
     let discovery = interop.discovery().await;
-    requests_to(
+    requests_to_endpoint(
         browser,
         discovery["token_endpoint"]
             .as_str()
@@ -831,7 +785,7 @@ async fn authorization_requests(browser: &Client, interop: &Interop) -> Vec<Stri
         .as_str()
         .expect("authorization_endpoint");
     assert_eq!(endpoint, format!("{}/auth", interop.issuer));
-    requests_to(browser, endpoint).await
+    requests_to_endpoint(browser, endpoint).await
 }
 
 async fn page_text(browser: &Client) -> String {
@@ -864,4 +818,34 @@ where
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Opens `/appointments` signed out and signs in as Alice at the provider's pages.
+async fn sign_in_from_the_list(interop: &Interop, browser: &Client) {
+    browser
+        .goto(&format!("{}/appointments", interop.spa))
+        .await
+        .expect("open the app");
+    click(browser, "#sign-in").await;
+    sign_in_at_provider(browser, interop, ALICE.0, ALICE.1).await;
+}
+
+/// At the provider's logout form: confirms, lands signed out at the app, and the provider's
+/// session has ended too (signing in again asks for the login).
+async fn confirm_logout_at_provider(interop: &Interop, browser: &Client) {
+    click(browser, "button[name=logout][value=yes]").await;
+    assert_signed_out_at(browser, &format!("{}/", interop.spa)).await;
+    click(browser, "#sign-in").await;
+    find(browser, "input[name=login]").await;
+}
+
+/// The app's Content-Security-Policy names the provider: nothing was blocked.
+async fn assert_no_csp_violation(interop: &Interop, browser: &Client) {
+    let blocked: Vec<String> = interop
+        .browser_log(browser)
+        .await
+        .into_iter()
+        .filter(|line| line.contains("Content Security Policy"))
+        .collect();
+    assert!(blocked.is_empty(), "{blocked:#?}");
 }

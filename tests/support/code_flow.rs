@@ -60,3 +60,30 @@ pub async fn refresh_outside(stack: &Stack, refresh_token: &str) -> (u16, Value)
     let status = answer.status().as_u16();
     (status, answer.json().await.unwrap_or(Value::Null))
 }
+
+/// From now on, records the `src` of every iframe the page inserts (silent renewal's is
+/// removed once it has landed; Resource Timing lists a frame only if it finished loading
+/// before that).
+pub async fn watch_for_iframes(browser: &Client) {
+    browser
+        .execute(
+            "window.insertedFrames = [];\
+             new MutationObserver(records => {\
+               for (const record of records)\
+                 for (const node of record.addedNodes)\
+                   if (node.tagName === 'IFRAME') window.insertedFrames.push(node.src);\
+             }).observe(document.documentElement, { childList: true, subtree: true });",
+            vec![],
+        )
+        .await
+        .expect("watch for iframes");
+}
+
+/// The `src` of every iframe inserted since [`watch_for_iframes`].
+pub async fn inserted_iframes(browser: &Client) -> Vec<String> {
+    let sources = browser
+        .execute("return window.insertedFrames", vec![])
+        .await
+        .expect("the inserted iframes");
+    serde_json::from_value(sources).unwrap_or_default()
+}
