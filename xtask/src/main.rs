@@ -24,8 +24,8 @@ commands:
           against a real tenant instead (`cargo xtask dev --help`)
   test    install what is missing (Chromium, chromedriver, Firefox ESR and geckodriver too),
           then run every check and test: fmt, clippy on both targets, native tests, browser
-          tests, end-to-end tests (sign-in, session, code flow and cross-site also in
-          Firefox)
+          tests, end-to-end tests (sign-in, session, code flow, tabs and cross-site also
+          in Firefox)
   setup   only install what is missing
   dist    build the release site: [--public-url /sub/path/] [--out DIR] (default dist/)
   bench   build the release site and measure it: first-load sizes (raw, gzip -9, brotli -q 11),
@@ -198,6 +198,8 @@ fn test() -> Result<()> {
             "e2e_code_flow",
             "--test",
             "e2e_cross_site",
+            "--test",
+            "e2e_tabs",
         ])
         .env("SPA_DIST_DIR", &e2e_dist)
         .env("E2E_BROWSER", "firefox"))?;
