@@ -560,10 +560,37 @@ impl DriverServer {
              Content-Length: 0\r\nConnection: close\r\n\r\n",
             self.port
         );
-        if stream.write_all(request.as_bytes()).is_ok() {
-            let _ = stream.read_to_end(&mut Vec::new());
+        if stream.write_all(request.as_bytes()).is_err() {
+            return;
+        }
+        // Read the answer through, but not to the end of the connection: chromedriver keeps
+        // it open despite `Connection: close`, which cost every test the read timeout.
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(read) = stream.read(&mut chunk) {
+            if read == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..read]);
+            if is_complete_response(&answer) {
+                break;
+            }
         }
     }
+}
+
+/// Whether `answer` holds an HTTP response's headers and its whole `Content-Length` body.
+fn is_complete_response(answer: &[u8]) -> bool {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let headers = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+    let length = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    answer.len() >= end + 4 + length
 }
 
 impl Drop for DriverServer {
