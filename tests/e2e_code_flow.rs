@@ -15,7 +15,7 @@ use support::code_flow::{
     config, inserted_iframes, refresh_outside, requests_to, stored_refresh_token, watch_for_iframes,
 };
 use support::{
-    answer_tenant, assert_signed_out_at, back_to_the_app, click, find, open_another_tab,
+    answer_tenant, assert_signed_out_at, back_to_the_app, click, fill_form, find, open_another_tab,
     sign_in_to, sign_in_to_list, stored_session, text_of, wait_until, CurrentUrl, Stack, ALICE,
 };
 
@@ -48,6 +48,26 @@ async fn sign_in_exchanges_the_code_and_leaves_no_code_or_token_in_the_address_b
         stored_refresh_token(&browser).await.is_some(),
         "offline_access gave one"
     );
+    // The access token from the exchange creates an appointment (Alice may).
+    fill_form(
+        &browser,
+        "Code flow check",
+        "2031-07-01T09:00",
+        "2031-07-01T09:30",
+        "",
+    )
+    .await;
+    click(&browser, "#create-appointment button[type=submit]").await;
+    wait_until("the new appointment is listed", || async {
+        match browser.find(Locator::Css("#appointments-list")).await {
+            Ok(list) => list
+                .text()
+                .await
+                .is_ok_and(|text| text.contains("Code flow check")),
+            Err(_) => false,
+        }
+    })
+    .await;
     assert_eq!(requests_to(&browser, "/oauth/token").await.len(), 1);
 
     // Back goes to the tenant or the start page, never to a URL with the code.

@@ -12,39 +12,10 @@ use fantoccini::Locator;
 use serde_json::json;
 use support::{
     assert_signed_out_at, back_to_the_app, click, end_tenant_session,
-    end_tenant_session_in_another_tab, find, open_another_tab, sign_in_at_tenant, sign_in_to,
-    sign_in_to_list, stored_issued_at, stored_session, text_of, wait_until, CurrentUrl, Stack,
-    ALICE, BOB,
+    end_tenant_session_in_another_tab, fill_form, find, open_another_tab, sign_in_at_tenant,
+    sign_in_to, sign_in_to_list, stored_issued_at, stored_session, text_of, wait_until, CurrentUrl,
+    Stack, ALICE, BOB,
 };
-
-/// Fills the create form; times go in as a `datetime-local` value (local time), which
-/// typing would enter differently in each locale.
-async fn fill_form(
-    browser: &fantoccini::Client,
-    title: &str,
-    start: &str,
-    end: &str,
-    location: &str,
-) {
-    find(browser, "#create-appointment input[name=title]")
-        .await
-        .send_keys(title)
-        .await
-        .expect("type");
-    find(browser, "#create-appointment input[name=location]")
-        .await
-        .send_keys(location)
-        .await
-        .expect("type");
-    browser
-        .execute(
-            "document.querySelector('#create-appointment input[name=start]').value = arguments[0];\
-             document.querySelector('#create-appointment input[name=end]').value = arguments[1];",
-            vec![json!(start), json!(end)],
-        )
-        .await
-        .expect("set the times");
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn short_lived_tokens_are_renewed_silently_and_the_list_keeps_loading() {

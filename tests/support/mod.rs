@@ -937,3 +937,32 @@ impl Stack {
             .collect()
     }
 }
+
+/// Fills the create form; times go in as a `datetime-local` value (local time), which
+/// typing would enter differently in each locale.
+pub async fn fill_form(
+    browser: &fantoccini::Client,
+    title: &str,
+    start: &str,
+    end: &str,
+    location: &str,
+) {
+    find(browser, "#create-appointment input[name=title]")
+        .await
+        .send_keys(title)
+        .await
+        .expect("type");
+    find(browser, "#create-appointment input[name=location]")
+        .await
+        .send_keys(location)
+        .await
+        .expect("type");
+    browser
+        .execute(
+            "document.querySelector('#create-appointment input[name=start]').value = arguments[0];\
+             document.querySelector('#create-appointment input[name=end]').value = arguments[1];",
+            vec![json!(start), json!(end)],
+        )
+        .await
+        .expect("set the times");
+}
