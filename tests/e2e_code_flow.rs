@@ -58,16 +58,7 @@ async fn sign_in_exchanges_the_code_and_leaves_no_code_or_token_in_the_address_b
     )
     .await;
     click(&browser, "#create-appointment button[type=submit]").await;
-    wait_until("the new appointment is listed", || async {
-        match browser.find(Locator::Css("#appointments-list")).await {
-            Ok(list) => list
-                .text()
-                .await
-                .is_ok_and(|text| text.contains("Code flow check")),
-            Err(_) => false,
-        }
-    })
-    .await;
+    support::wait_until_listed(&browser, "Code flow check").await;
     assert_eq!(requests_to(&browser, "/oauth/token").await.len(), 1);
 
     // Back goes to the tenant or the start page, never to a URL with the code.

@@ -453,16 +453,7 @@ async fn sign_in_create_and_renew(stack: &Stack, app: &str) {
     // A POST to the API (connect-src, CORS preflight) from the create form.
     fill_create_form(&browser).await;
     click(&browser, "#create-appointment button[type=submit]").await;
-    wait_until("the new appointment is listed", || async {
-        match browser.find(Locator::Css("#appointments-list")).await {
-            Ok(list) => list
-                .text()
-                .await
-                .is_ok_and(|t| t.contains("Deployed check")),
-            Err(_) => false,
-        }
-    })
-    .await;
+    support::wait_until_listed(&browser, "Deployed check").await;
 
     // Silent renewal: the tenant's /authorize in a hidden iframe (frame-src), landing on
     // silent-callback.html, framed by the app (its frame-ancestors 'self').

@@ -966,3 +966,14 @@ pub async fn fill_form(
         .await
         .expect("set the times");
 }
+
+/// Waits until the appointments list shows `title`.
+pub async fn wait_until_listed(browser: &Client, title: &str) {
+    wait_until(&format!("{title:?} is listed"), || async {
+        match browser.find(Locator::Css("#appointments-list")).await {
+            Ok(list) => list.text().await.is_ok_and(|text| text.contains(title)),
+            Err(_) => false,
+        }
+    })
+    .await;
+}
