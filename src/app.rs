@@ -80,7 +80,7 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
     let config_url = base
         .join("config.json")
         .map_err(|e| StartupError::Config(ConfigError::Unavailable(e.to_string())))?;
-    let response = http::get(config_url.as_str(), None)
+    let response = http::get(config_url.as_str())
         .await
         .map_err(|why| StartupError::Config(ConfigError::Unavailable(why)))?;
     if response.status != 200 {
@@ -109,7 +109,7 @@ async fn load_tenant() -> Result<Tenant, StartupError> {
         }
     };
     let (discovery_answer, early_keys) =
-        futures::future::join(http::get(discovery_url.as_str(), None), early_keys).await;
+        futures::future::join(http::get(discovery_url.as_str()), early_keys).await;
     let metadata = match discovery_answer {
         Err(_) => {
             return Err(StartupError::TenantUnreachable {

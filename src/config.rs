@@ -34,6 +34,8 @@ pub struct Config {
     pub token_storage: TokenStorage,
     /// Allowed clock skew when checking token times, in seconds.
     pub leeway_secs: f64,
+    /// Binds the tokens to a key of this browser (DPoP, RFC 9449); code flow only.
+    pub dpop: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +149,17 @@ impl Config {
                     )
                 })?,
         };
+        let dpop = match fields.0.get("dpop") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) if response_type == ResponseType::Code => true,
+            Some(Value::Bool(true)) => {
+                return Err(field_error(
+                    "dpop",
+                    "needs `response_type: \"code\"`: the implicit grant has no token request to bind the tokens to a key",
+                ))
+            }
+            Some(_) => return Err(field_error("dpop", "must be true or false")),
+        };
         Ok(Config {
             domain,
             client_id,
@@ -159,6 +172,7 @@ impl Config {
             logout_return_to,
             token_storage,
             leeway_secs,
+            dpop,
         })
     }
 
@@ -271,6 +285,34 @@ mod tests {
             config.appointments_url(),
             "http://localhost:7001/api/appointments"
         );
+    }
+
+    #[test]
+    fn dpop_is_off_by_default_and_only_allowed_with_the_code_flow() {
+        assert!(!Config::from_json(MINIMAL, &base()).expect("valid").dpop);
+        let code = MINIMAL.replace(
+            "\"unknown\"",
+            "\"response_type\":\"code\",\"dpop\":true,\"unknown\"",
+        );
+        assert!(Config::from_json(&code, &base()).expect("valid").dpop);
+        let implicit = MINIMAL.replace("\"unknown\"", "\"dpop\":true,\"unknown\"");
+        match Config::from_json(&implicit, &base()) {
+            Err(ConfigError::Field {
+                field: "dpop",
+                problem,
+            }) => {
+                assert!(problem.contains("response_type"), "{problem}")
+            }
+            other => panic!("expected a dpop error, got {other:?}"),
+        }
+        let text = MINIMAL.replace(
+            "\"unknown\"",
+            "\"response_type\":\"code\",\"dpop\":\"yes\",\"unknown\"",
+        );
+        assert!(matches!(
+            Config::from_json(&text, &base()),
+            Err(ConfigError::Field { field: "dpop", .. })
+        ));
     }
 
     #[test]

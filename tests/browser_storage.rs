@@ -42,6 +42,7 @@ fn session(expires_in_ms: f64) -> Session {
         id_token: None,
         sid: None,
         refresh_token: None,
+        dpop_key_id: None,
         issued_at: now as u64,
         expires_at: (now + expires_in_ms).max(0.0) as u64,
         scopes: vec!["read:appointments".into()],

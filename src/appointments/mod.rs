@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::browser::http;
+use crate::auth::{authorized_request, SendError};
+use crate::browser::http::{self, Body};
+use crate::oidc::session::Session;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Appointment {
@@ -45,30 +47,35 @@ pub enum AppointmentsError {
     Unexpected { status: u16 },
 }
 
-/// `GET /api/appointments` with `Authorization: Bearer <token>`.
-pub async fn list(url: &str, access_token: &str) -> Result<Vec<Appointment>, AppointmentsError> {
-    answer(url, http::get(url, Some(access_token)).await)
+/// `GET /api/appointments` with the session's access token (Bearer, or DPoP-bound).
+pub async fn list(url: &str, session: &Session) -> Result<Vec<Appointment>, AppointmentsError> {
+    answer(url, authorized_request(session, "GET", url, || None).await)
 }
 
 /// `POST /api/appointments`: the created appointment, or why not.
 pub async fn create(
     url: &str,
-    access_token: &str,
+    session: &Session,
     appointment: &NewAppointment,
 ) -> Result<Appointment, AppointmentsError> {
-    answer(
-        url,
-        http::post_json(url, Some(access_token), appointment).await,
-    )
+    let body = crate::json::to_string(appointment).map_err(|_| AppointmentsError::Malformed)?;
+    let request = authorized_request(session, "POST", url, || Some(Body::Json(body.clone())));
+    answer(url, request.await)
 }
 
-/// No answer at all is `Unreachable`; any answer is interpreted.
+/// No answer at all is `Unreachable`; a session whose key is gone cannot be used any more;
+/// any answer is interpreted.
 fn answer<T: serde::de::DeserializeOwned>(
     url: &str,
-    response: Result<http::Response, String>,
+    response: Result<http::Response, SendError>,
 ) -> Result<T, AppointmentsError> {
-    let response = response.map_err(|_| AppointmentsError::Unreachable {
-        url: url.to_string(),
+    let response = response.map_err(|error| match error {
+        SendError::NoAnswer => AppointmentsError::Unreachable {
+            url: url.to_string(),
+        },
+        SendError::Proof(why) => AppointmentsError::SessionInvalid {
+            description: Some(why),
+        },
     })?;
     interpret(
         response.status,

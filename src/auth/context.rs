@@ -3,6 +3,7 @@ use std::rc::Rc;
 use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
+use super::dpop;
 use super::keys::SigningKeys;
 use super::logout;
 use super::renewal::{self, RenewalError};
@@ -118,16 +119,22 @@ impl AuthContext {
                 Err(RenewalError::OtherUser) => {
                     // Neither kept nor adopted: this user's session ends here, and the
                     // sign-in page says why.
-                    storage::clear_session();
+                    logout::end_session(Some(&current));
                     this.set_state
                         .emit((AuthState::SignedOut, Some(SignedOutReason::OtherUser)));
                     this.set_renewal.emit(Renewal::Idle);
                 }
                 Err(error) => {
                     if error.ends_the_session() {
-                        // The refresh token is dead: a reload must not find it. The page
-                        // stays until the access token expires, with the banner.
+                        // The refresh token is dead: a reload must not find it (nor its
+                        // key). The page stays until the access token expires, with the
+                        // banner, so the key stays in memory until then.
                         storage::clear_session();
+                        if let Some(id) = current.dpop_key_id.clone() {
+                            wasm_bindgen_futures::spawn_local(async move {
+                                dpop::keep_in_memory_only(&id).await;
+                            });
+                        }
                     }
                     this.set_renewal.emit(Renewal::Failed(error));
                 }
@@ -146,14 +153,18 @@ impl AuthContext {
         wasm_bindgen_futures::spawn_local(async move {
             if logout::logout(&tenant, session.as_deref()).await.is_err() {
                 // Navigation was refused; the app's own session is gone all the same.
-                storage::clear_session();
+                logout::end_session(session.as_deref());
             }
         });
     }
 
     /// The API no longer accepts the token: forget it, and say why on the sign-in page.
     pub fn session_rejected(&self) {
-        storage::clear_session();
+        let session = match &self.state {
+            AuthState::SignedIn(session) => Some(session.as_ref()),
+            AuthState::SignedOut => None,
+        };
+        logout::end_session(session);
         self.set_state
             .emit((AuthState::SignedOut, Some(SignedOutReason::SessionRejected)));
     }
@@ -181,9 +192,9 @@ pub fn auth_provider(props: &AuthProviderProps) -> Html {
         Some(session) if !session.is_expired(browser::now_ms()) => {
             AuthState::SignedIn(Rc::new(session))
         }
-        _ => {
+        stale => {
             // Expired or unreadable: never used, and not left behind either.
-            storage::clear_session();
+            logout::end_session(stale.as_ref());
             AuthState::SignedOut
         }
     });
@@ -238,7 +249,7 @@ pub fn auth_provider(props: &AuthProviderProps) -> Html {
                 let key = tabs::session_key(&session);
                 channel::Listener::new(move |message| match tabs::hear(&message) {
                     Some(Heard::SignedOut(other)) if Some(&other) == key.as_ref() => {
-                        storage::clear_session();
+                        logout::end_session(Some(&session));
                         set_state.emit((
                             AuthState::SignedOut,
                             Some(SignedOutReason::SignedOutElsewhere),

@@ -62,7 +62,7 @@ impl SigningKeys {
 }
 
 async fn fetch(jwks_uri: &Url) -> Result<KeySet, OidcError> {
-    let response = http::get(jwks_uri.as_str(), None)
+    let response = http::get(jwks_uri.as_str())
         .await
         .map_err(|_| OidcError::KeysUnavailable(format!("no answer from {jwks_uri}")))?;
     if response.status != 200 {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::dpop;
+use super::sign_in;
 use super::tabs;
 use super::token_client;
 use super::Tenant;
@@ -17,8 +19,8 @@ const REVOKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// tenant answers) and lets the tenant end its own session and send the browser back to
 /// `logout_return_to`.
 pub(super) async fn logout(tenant: &Tenant, session: Option<&Session>) -> Result<(), String> {
-    storage::clear_session();
-    storage::discard_transactions(|_| true);
+    end_session(session);
+    sign_in::discard_transactions(|_| true);
     if let Some(session) = session {
         tabs::announce_sign_out(session);
     }
@@ -32,4 +34,13 @@ pub(super) async fn logout(tenant: &Tenant, session: Option<&Session>) -> Result
         &config.logout_return_to,
         session.and_then(|s| s.sid.as_deref()),
     ))
+}
+
+/// The session has ended: nothing of it stays in storage, and its DPoP key is deleted (the
+/// tokens bound to it become useless wherever they are).
+pub(super) fn end_session(session: Option<&Session>) {
+    storage::clear_session();
+    if let Some(id) = session.and_then(|s| s.dpop_key_id.as_deref()) {
+        dpop::forget(id);
+    }
 }

@@ -4,6 +4,7 @@
 //! response validator every grant goes through, renewal and logout.
 
 mod context;
+mod dpop;
 mod keys;
 mod logout;
 mod renewal;
@@ -15,6 +16,7 @@ mod validator;
 pub use context::{
     use_auth, AuthContext, AuthProvider, AuthState, Renewal, SignedOutReason, Tenant,
 };
+pub use dpop::{authorized_request, session_key_thumbprint, SendError};
 pub use keys::SigningKeys;
 pub use renewal::RenewalError;
 pub use sign_in::LoginError;

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::dpop;
 use super::sign_in::{self, LoginError};
 use super::tabs;
 use super::token_client;
@@ -70,7 +71,7 @@ pub(super) async fn renew(tenant: &Tenant, current: &Session) -> Result<Session,
     match &current.refresh_token {
         Some(refresh_token) => refresh(tenant, current, refresh_token).await,
         None => {
-            let renewed = silently(tenant).await?;
+            let renewed = silently(tenant, current).await?;
             same_user(current, renewed)
         }
     }
@@ -105,12 +106,21 @@ async fn refresh(
             return Ok(newer);
         }
     }
+    let key = match &current.dpop_key_id {
+        Some(id) => Some(
+            dpop::load(id)
+                .await
+                .map_err(|why| RenewalError::Rejected(OidcError::DpopKeyUnavailable(why)))?,
+        ),
+        None => None,
+    };
     let tokens = token_client::request(
         tenant,
         TokenRequest::RefreshToken {
             refresh_token,
             client_id: &tenant.config.client_id,
         },
+        key.as_deref(),
     )
     .await
     .map_err(RenewalError::Rejected)?;
@@ -130,9 +140,9 @@ async fn refresh(
 
 /// The same request as sign-in, with `prompt=none`, in a hidden iframe landing on
 /// `silent-callback.html`; a code is exchanged as at sign-in.
-async fn silently(tenant: &Tenant) -> Result<Session, RenewalError> {
+async fn silently(tenant: &Tenant, current: &Session) -> Result<Session, RenewalError> {
     let landing = &tenant.config.silent_redirect_uri;
-    let request = sign_in::new_request(tenant, None, landing, Some("none"))
+    let request = sign_in::new_request(tenant, None, landing, Some("none"), Some(current))
         .await
         .map_err(|LoginError::Browser(why)| RenewalError::Browser(why))?;
     let answer = silent::authorize_in_iframe(&request.url, landing, SILENT_TIMEOUT)

@@ -4,10 +4,12 @@
 
 use crate::weburl::Url;
 
+use super::dpop;
 use super::token_client;
 use super::validator;
 use super::Tenant;
 use crate::browser::{self, crypto, location, storage};
+use crate::config::TokenStorage;
 use crate::oidc::authorize::{safe_return_path, AuthorizeRequest, ResponseType, Transaction};
 use crate::oidc::response::{self, AuthorizationResponse};
 use crate::oidc::session::{Grant, Session};
@@ -36,7 +38,8 @@ pub(super) async fn login(
     return_to: Option<&str>,
     prompt: Option<&str>,
 ) -> Result<(), LoginError> {
-    let request = new_request(tenant, return_to, &tenant.config.redirect_uri, prompt).await?;
+    let redirect_uri = &tenant.config.redirect_uri;
+    let request = new_request(tenant, return_to, redirect_uri, prompt, None).await?;
     storage::remember_jwks_uri(tenant.metadata.jwks_uri.as_str());
     location::leave_for(&request.url).map_err(LoginError::Browser)
 }
@@ -48,15 +51,17 @@ pub(super) struct StartedRequest {
 }
 
 /// A new transaction (state, nonce, and for the code flow a PKCE verifier) saved in
-/// sessionStorage, and the `/authorize` URL for it.
+/// sessionStorage, and the `/authorize` URL for it. With DPoP, the code is bound to a key:
+/// a new one for a sign-in, the session's own when `renewing` it.
 pub(super) async fn new_request(
     tenant: &Tenant,
     return_to: Option<&str>,
     redirect_uri: &Url,
     prompt: Option<&str>,
+    renewing: Option<&Session>,
 ) -> Result<StartedRequest, LoginError> {
     let now = browser::now_ms();
-    storage::discard_transactions(|tx| tx.is_expired(now));
+    discard_transactions(|tx| tx.is_expired(now));
     let no_random = |_| LoginError::Browser("no secure random numbers".into());
     let response_type = tenant.config.response_type;
     let code_verifier = match response_type {
@@ -73,6 +78,14 @@ pub(super) async fn new_request(
         )),
         None => None,
     };
+    let dpop_key = match (
+        tenant.config.dpop,
+        renewing.and_then(|s| s.dpop_key_id.as_deref()),
+    ) {
+        (false, _) => None,
+        (true, Some(id)) => Some((dpop::load(id).await.map_err(LoginError::Browser)?, false)),
+        (true, None) => Some((dpop::create().await.map_err(LoginError::Browser)?, true)),
+    };
     let transaction = Transaction {
         state: browser::random_token().map_err(no_random)?,
         nonce: if response_type.wants_id_token() {
@@ -82,6 +95,8 @@ pub(super) async fn new_request(
         },
         response_type,
         code_verifier,
+        dpop_key_id: dpop_key.as_ref().map(|(key, _)| key.id.clone()),
+        dpop_key_is_new: dpop_key.as_ref().is_some_and(|(_, new)| *new),
         return_to: safe_return_path(return_to),
         created_at: now,
     };
@@ -95,6 +110,7 @@ pub(super) async fn new_request(
         scope: &config.scope,
         prompt,
         code_challenge: code_challenge.as_deref(),
+        dpop_jkt: dpop_key.as_ref().map(|(key, _)| key.jkt.as_str()),
         transaction: &transaction,
     }
     .url();
@@ -102,6 +118,15 @@ pub(super) async fn new_request(
         url,
         state: transaction.state,
     })
+}
+
+/// Drops the transactions `is_stale` picks, and the DPoP keys they created.
+pub(super) fn discard_transactions(is_stale: impl Fn(&Transaction) -> bool) {
+    for transaction in storage::discard_transactions(is_stale) {
+        if let (true, Some(id)) = (transaction.dpop_key_is_new, &transaction.dpop_key_id) {
+            dpop::forget(id);
+        }
+    }
 }
 
 /// Checks an authorization response (a fragment or the code flow's query). The
@@ -119,6 +144,33 @@ pub(super) async fn complete(
     let response = response::parse(answer)?;
     let state = response.state().ok_or(OidcError::StateMissing)?;
     let transaction = storage::take_transaction(state).ok_or(OidcError::StateMismatch)?;
+    let result = exchange_and_validate(tenant, response, &transaction, redirect_uri, now).await;
+    if let (Err(_), true, Some(id)) = (
+        &result,
+        transaction.dpop_key_is_new,
+        &transaction.dpop_key_id,
+    ) {
+        // A failed sign-in leaves no key behind; a failed renewal keeps the session's.
+        dpop::forget(id);
+    }
+    let session = result?;
+    if let (TokenStorage::Memory, true, Some(id)) = (
+        tenant.config.token_storage,
+        transaction.dpop_key_is_new,
+        &session.dpop_key_id,
+    ) {
+        dpop::keep_in_memory_only(id).await;
+    }
+    Ok((session, transaction.return_to))
+}
+
+async fn exchange_and_validate(
+    tenant: &Tenant,
+    response: response::UncheckedResponse,
+    transaction: &Transaction,
+    redirect_uri: &Url,
+    now: f64,
+) -> Result<Session, OidcError> {
     if transaction.is_expired(now) {
         return Err(OidcError::TransactionExpired);
     }
@@ -128,6 +180,14 @@ pub(super) async fn complete(
         }
         (AuthorizationResponse::Tokens(tokens), None) => tokens,
         (AuthorizationResponse::Code(code), Some(code_verifier)) => {
+            let key = match &transaction.dpop_key_id {
+                Some(id) => Some(
+                    dpop::load(id)
+                        .await
+                        .map_err(OidcError::DpopKeyUnavailable)?,
+                ),
+                None => None,
+            };
             token_client::request(
                 tenant,
                 TokenRequest::AuthorizationCode {
@@ -136,11 +196,11 @@ pub(super) async fn complete(
                     redirect_uri: redirect_uri.as_str(),
                     client_id: &tenant.config.client_id,
                 },
+                key.as_deref(),
             )
             .await?
         }
         _ => return Err(OidcError::ResponseTypeMismatch),
     };
-    let session = validator::validate(tenant, tokens, Grant::SignIn(&transaction)).await?;
-    Ok((session, transaction.return_to))
+    validator::validate(tenant, tokens, Grant::SignIn(transaction)).await
 }

@@ -68,3 +68,47 @@ pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, String> {
     let digest = JsFuture::from(promise).await.map_err(describe)?;
     Ok(Uint8Array::new(&digest).to_vec())
 }
+
+const ECDSA: &str = "ECDSA";
+
+/// A new ECDSA P-256 key pair whose private half cannot be exported (`extractable: false`):
+/// script can use it to sign while the page is open, but not read it out. Returns
+/// `(private, public)`; the public key stays exportable, as WebCrypto always allows.
+pub async fn generate_es256_key_pair() -> Result<(CryptoKey, CryptoKey), String> {
+    let algorithm = object(&[("name", ECDSA.into()), ("namedCurve", "P-256".into())])?;
+    let usages = Array::of2(&"sign".into(), &"verify".into());
+    let promise = subtle()?
+        .generate_key_with_object(&algorithm, false, &usages)
+        .map_err(describe)?;
+    let pair = JsFuture::from(promise).await.map_err(describe)?;
+    let half = |name: &str| {
+        Reflect::get(&pair, &JsValue::from_str(name))
+            .ok()
+            .and_then(|key| key.dyn_into::<CryptoKey>().ok())
+            .ok_or_else(|| format!("generateKey returned no {name}"))
+    };
+    Ok((half("privateKey")?, half("publicKey")?))
+}
+
+/// The public key's JWK coordinates `(x, y)`, base64url.
+pub async fn public_key_coordinates(public: &CryptoKey) -> Result<(String, String), String> {
+    let promise = subtle()?.export_key("jwk", public).map_err(describe)?;
+    let jwk = JsFuture::from(promise).await.map_err(describe)?;
+    let member = |name: &str| {
+        Reflect::get(&jwk, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
+            .ok_or_else(|| format!("the exported key has no {name}"))
+    };
+    Ok((member("x")?, member("y")?))
+}
+
+/// ECDSA P-256 with SHA-256 over `data`: the raw `r || s` signature JWS's ES256 uses.
+pub async fn sign_es256(private: &CryptoKey, data: &[u8]) -> Result<Vec<u8>, String> {
+    let algorithm = object(&[("name", ECDSA.into()), ("hash", "SHA-256".into())])?;
+    let promise = subtle()?
+        .sign_with_object_and_u8_array(&algorithm, private, data)
+        .map_err(describe)?;
+    let signature = JsFuture::from(promise).await.map_err(describe)?;
+    Ok(Uint8Array::new(&signature).to_vec())
+}

@@ -6,53 +6,56 @@ pub struct Response {
     pub status: u16,
     pub body: String,
     pub www_authenticate: Option<String>,
+    /// A DPoP server's nonce for the next proof (RFC 9449 §8, §9).
+    pub dpop_nonce: Option<String>,
 }
 
-/// `Err` means no answer at all: the server is down, unreachable, or blocked by CORS.
-pub async fn get(url: &str, bearer: Option<&str>) -> Result<Response, String> {
-    let request = with_bearer(Request::get(url), bearer)
-        .build()
-        .map_err(|e| e.to_string())?;
-    send(request).await
+/// A request body with its content type.
+pub enum Body {
+    Json(String),
+    /// `application/x-www-form-urlencoded`: the token endpoint's format, and a
+    /// CORS-safelisted type (no preflight unless a `DPoP` header is added).
+    Form(String),
 }
 
-/// POSTs a JSON body.
-pub async fn post_json(
+/// `GET` without credentials (configuration, discovery, keys). `Err` means no answer at all:
+/// the server is down, unreachable, or blocked by CORS.
+pub async fn get(url: &str) -> Result<Response, String> {
+    send("GET", url, &[], None).await
+}
+
+/// Any request, with extra headers (`Authorization`, `DPoP`) and an optional body.
+pub async fn send(
+    method: &str,
     url: &str,
-    bearer: Option<&str>,
-    body: &impl serde::Serialize,
+    headers: &[(&str, &str)],
+    body: Option<Body>,
 ) -> Result<Response, String> {
-    let body = crate::json::to_string(body).map_err(|e| e.to_string())?;
-    let request = with_bearer(Request::post(url), bearer)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .map_err(|e| e.to_string())?;
-    send(request).await
-}
-
-/// POSTs an `application/x-www-form-urlencoded` body (the token endpoint's format; a
-/// CORS-safelisted content type, so no preflight).
-pub async fn post_form(url: &str, body: String) -> Result<Response, String> {
-    let request = Request::post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .map_err(|e| e.to_string())?;
-    send(request).await
-}
-
-fn with_bearer(request: RequestBuilder, bearer: Option<&str>) -> RequestBuilder {
-    match bearer {
-        Some(token) => request.header("Authorization", &format!("Bearer {token}")),
-        None => request,
+    let mut request = match method {
+        "POST" => Request::post(url),
+        _ => Request::get(url),
+    };
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
-}
-
-async fn send(request: Request) -> Result<Response, String> {
+    let request = match body {
+        None => request.build(),
+        Some(Body::Json(text)) => with_type(request, "application/json").body(text),
+        Some(Body::Form(text)) => {
+            with_type(request, "application/x-www-form-urlencoded").body(text)
+        }
+    }
+    .map_err(|e| e.to_string())?;
     let response = request.send().await.map_err(|e| e.to_string())?;
-    let www_authenticate = response.headers().get("www-authenticate");
+    let headers = response.headers();
     Ok(Response {
         status: response.status(),
-        www_authenticate,
+        www_authenticate: headers.get("www-authenticate"),
+        dpop_nonce: headers.get("dpop-nonce"),
         body: response.text().await.map_err(|e| e.to_string())?,
     })
+}
+
+fn with_type(request: RequestBuilder, content_type: &str) -> RequestBuilder {
+    request.header("Content-Type", content_type)
 }

@@ -4,6 +4,7 @@
 pub mod channel;
 pub mod crypto;
 pub mod http;
+pub mod keystore;
 pub mod location;
 pub mod locks;
 pub mod silent;

@@ -80,17 +80,22 @@ pub fn take_transaction(state: &str) -> Option<Transaction> {
     transaction
 }
 
-/// Drops transactions older than `is_stale` allows, e.g. from abandoned sign-ins.
-pub fn discard_transactions(is_stale: impl Fn(&Transaction) -> bool) {
+/// Drops the transactions `is_stale` picks, e.g. from abandoned sign-ins, and returns them.
+pub fn discard_transactions(is_stale: impl Fn(&Transaction) -> bool) -> Vec<Transaction> {
+    let mut discarded = Vec::new();
     for key in Area::Session.keys() {
         if !key.starts_with(TRANSACTION_PREFIX) {
             continue;
         }
         match Area::Session.get::<Transaction>(&key) {
             Some(tx) if !is_stale(&tx) => {}
-            _ => Area::Session.delete(&key),
+            tx => {
+                Area::Session.delete(&key);
+                discarded.extend(tx);
+            }
         }
     }
+    discarded
 }
 
 pub fn save_session(mode: TokenStorage, session: &Session) {

@@ -46,6 +46,12 @@ pub struct Transaction {
     /// PKCE's secret half, for the code flow: sent only in the token request's body.
     #[serde(default)]
     pub code_verifier: Option<String>,
+    /// With DPoP, the key the tokens will be bound to (its name in the key store), and
+    /// whether this sign-in created it (and so deletes it if the sign-in fails).
+    #[serde(default)]
+    pub dpop_key_id: Option<String>,
+    #[serde(default)]
+    pub dpop_key_is_new: bool,
     /// The app path to return to after sign-in, already checked by [`safe_return_path`].
     pub return_to: String,
     /// Milliseconds since the epoch.
@@ -68,6 +74,8 @@ pub struct AuthorizeRequest<'a> {
     pub prompt: Option<&'a str>,
     /// PKCE's S256 challenge of the transaction's verifier (code flow only).
     pub code_challenge: Option<&'a str>,
+    /// With DPoP, the thumbprint of the key the code will be bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<&'a str>,
     pub transaction: &'a Transaction,
 }
 
@@ -87,6 +95,7 @@ impl AuthorizeRequest<'_> {
             ("prompt", self.prompt),
             ("code_challenge", self.code_challenge),
             ("code_challenge_method", self.code_challenge.map(|_| "S256")),
+            ("dpop_jkt", self.dpop_jkt),
         ];
         let optional = optional
             .into_iter()
@@ -130,6 +139,8 @@ mod tests {
             nonce: response_type.wants_id_token().then(|| "no nce".into()),
             response_type,
             code_verifier: None,
+            dpop_key_id: None,
+            dpop_key_is_new: false,
             return_to: "/appointments".into(),
             created_at: 0.0,
         }
@@ -152,6 +163,7 @@ mod tests {
             scope: "openid profile read:appointments",
             prompt: None,
             code_challenge: None,
+            dpop_jkt: None,
             transaction: &tx,
         }
         .url();
@@ -189,6 +201,7 @@ mod tests {
             scope: "openid",
             prompt: Some("none"),
             code_challenge: None,
+            dpop_jkt: None,
             transaction: &tx,
         }
         .url();
@@ -210,6 +223,7 @@ mod tests {
             scope: "openid offline_access",
             prompt: None,
             code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            dpop_jkt: Some("oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"),
             transaction: &tx,
         }
         .url();
@@ -222,6 +236,7 @@ mod tests {
             ),
             ("code_challenge_method", "S256"),
             ("nonce", "no nce"),
+            ("dpop_jkt", "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"),
         ] {
             assert!(
                 pairs.contains(&(expected.0.into(), expected.1.into())),

@@ -63,6 +63,11 @@ pub enum OidcError {
     TokenEndpointUnreachable {
         url: String,
     },
+    /// DPoP is on, but the tenant issued an unbound token (its `token_type`).
+    TokenNotBound(String),
+    /// DPoP is on, but this browser could not make a key or a proof (WebCrypto or
+    /// IndexedDB refused, or the session's key is gone).
+    DpopKeyUnavailable(String),
 }
 
 impl OidcError {
@@ -96,6 +101,8 @@ impl OidcError {
             Self::ResponseTypeMismatch => "response_type_mismatch",
             Self::TokenEndpoint { code, .. } => code,
             Self::TokenEndpointMalformed(_) => "token_endpoint_malformed",
+            Self::TokenNotBound(_) => "dpop_token_not_bound",
+            Self::DpopKeyUnavailable(_) => "dpop_key_unavailable",
             Self::TokenEndpointUnreachable { .. } => "token_endpoint_unreachable",
         }
     }
@@ -137,8 +144,12 @@ impl OidcError {
                 "invalid_grant" => "The tenant refused the code or refresh token (`invalid_grant`): it was already used, has expired or been revoked, or was issued to another browser or with another PKCE verifier. Sign in again.".into(),
                 "invalid_client" => "The tenant does not know this application as a public client (`invalid_client`): check `client_id` in config.json, and that the application's Token Endpoint Authentication Method is None.".into(),
                 "unauthorized_client" => "This application may not use this grant (`unauthorized_client`): allow Authorization Code (and Refresh Token) in the application's grant types at the tenant.".into(),
+                "invalid_dpop_proof" => "The tenant refused this browser's DPoP proof (`invalid_dpop_proof`): the key is not the one the sign-in or the refresh token is bound to, or this computer's clock is far off. Sign in again.".into(),
+                "use_dpop_nonce" => "The tenant kept asking for a new DPoP nonce (`use_dpop_nonce`) after this application had sent the one it gave. Try again; if it persists, the tenant's DPoP nonce setting is at fault.".into(),
                 _ => "The tenant's token endpoint refused the request.".into(),
             },
+            Self::TokenNotBound(found) => format!("This application asked for tokens bound to this browser's key (`dpop: true`), but the tenant issued a `{found}` token, not a DPoP-bound one: is DPoP enabled for the application at the tenant? Until it is, set `dpop` to false in config.json."),
+            Self::DpopKeyUnavailable(why) => format!("This browser could not prove it holds the key the tokens are bound to (DPoP): {why}. Sign in again; if it persists, allow this site to store data."),
             Self::TokenEndpointMalformed(why) => format!("The tenant's token endpoint gave an answer this application cannot use: {why}."),
             Self::TokenEndpointUnreachable { url } => format!("No readable answer from the tenant's token endpoint {url}: it is unreachable, or it does not allow this site's origin (CORS: the application's Allowed Web Origins)."),
         }

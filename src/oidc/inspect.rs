@@ -130,6 +130,11 @@ impl DecodedToken {
         self.claims.get(name)?.as_str()
     }
 
+    /// The thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`, RFC 9449 §6.1).
+    pub fn bound_key(&self) -> Option<&str> {
+        self.claims.get("cnf")?.get("jkt")?.as_str()
+    }
+
     pub fn header_field(&self, name: &str) -> Option<&str> {
         self.header.get(name)?.as_str()
     }
@@ -169,6 +174,7 @@ mod tests {
         assert_eq!(jwt.header_field("x5t"), Some("thumb"));
         assert_eq!(jwt.claim("sub"), Some("auth0|alice"));
         assert_eq!(jwt.claims["permissions"][0], "read:appointments");
+        assert_eq!(jwt.bound_key(), None);
         let mut names: Vec<&str> = jwt
             .claims
             .as_object()

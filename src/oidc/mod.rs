@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod base64url;
 pub mod claims;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod inspect;
 pub mod jwks;

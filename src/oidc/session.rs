@@ -32,6 +32,10 @@ pub struct Session {
     /// Rotated on every use, so the stored one is always the newest.
     #[serde(default)]
     pub refresh_token: Option<String>,
+    /// With DPoP: the name of the browser key the tokens are bound to. Not a secret (the key
+    /// cannot be exported), but the session's own: its logout deletes that key only.
+    #[serde(default)]
+    pub dpop_key_id: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -166,6 +170,10 @@ pub fn establish(
             .or_else(|| current.refresh_token.clone()),
         Grant::SignIn(_) => tokens.refresh_token,
     };
+    let dpop_key_id = match grant {
+        Grant::SignIn(transaction) => transaction.dpop_key_id.clone(),
+        Grant::Refresh(current) => current.dpop_key_id.clone(),
+    };
     let scopes = tokens
         .scope
         .as_deref()
@@ -182,6 +190,7 @@ pub fn establish(
         scopes,
         profile,
         refresh_token,
+        dpop_key_id,
     })
 }
 
@@ -224,6 +233,8 @@ mod tests {
             nonce: Some("n".into()),
             response_type,
             code_verifier: None,
+            dpop_key_id: None,
+            dpop_key_is_new: false,
             return_to: "/appointments".into(),
             created_at: NOW_MS,
         }
@@ -306,6 +317,7 @@ mod tests {
             id_token: None,
             sid: None,
             refresh_token: None,
+            dpop_key_id: None,
             issued_at: 1_000_000,
             expires_at: 1_000_000 + lifetime_ms,
             scopes: vec![],

@@ -86,12 +86,20 @@ const MAX_DESCRIPTION: usize = 300;
 
 /// Reads the token endpoint's answer. Errors are told apart by their `error` (RFC 6749
 /// §5.2), not by the status: Auth0 answers `invalid_grant` with 403, others with 400.
-pub fn parse_response(status: u16, body: &str) -> Result<TokenSet, OidcError> {
+/// `dpop`: the request carried a DPoP proof, so the token must come back bound to its key
+/// (`token_type: DPoP`, RFC 9449 §5); an unbound one is refused rather than used as Bearer.
+pub fn parse_response(status: u16, body: &str, dpop: bool) -> Result<TokenSet, OidcError> {
     if status == 200 {
         let success: Success = crate::json::from_str(body).map_err(|_| {
             OidcError::TokenEndpointMalformed("the answer is not the expected JSON".into())
         })?;
-        check_bearer(&success.token_type)?;
+        if !dpop {
+            check_bearer(&success.token_type)?;
+        } else if !success.token_type.eq_ignore_ascii_case("dpop") {
+            return Err(OidcError::TokenNotBound(
+                success.token_type.chars().take(32).collect(),
+            ));
+        }
         if success.access_token.is_empty() || success.expires_in == 0 {
             return Err(OidcError::TokenEndpointMalformed(
                 "the access token or its lifetime is missing".into(),
@@ -153,6 +161,7 @@ mod tests {
         let tokens = parse_response(
             200,
             r#"{"access_token":"at","id_token":"a.b.c","refresh_token":"rt","token_type":"Bearer","expires_in":86400,"scope":"openid offline_access"}"#,
+            false,
         )
         .expect("valid");
         assert_eq!(tokens.access_token, "at");
@@ -166,11 +175,12 @@ mod tests {
         let error = parse_response(
             403,
             r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#,
+            false,
         )
         .expect_err("refused");
         assert_eq!(error.code(), "invalid_grant");
         assert_eq!(
-            parse_response(401, r#"{"error":"invalid_client"}"#)
+            parse_response(401, r#"{"error":"invalid_client"}"#, false)
                 .expect_err("refused")
                 .code(),
             "invalid_client"
@@ -184,7 +194,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                parse_response(status, body).expect_err(body).code(),
+                parse_response(status, body, false).expect_err(body).code(),
                 "token_endpoint_malformed",
                 "{body}"
             );
@@ -192,11 +202,24 @@ mod tests {
         assert_eq!(
             parse_response(
                 200,
-                r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#
+                r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
+                false
             )
             .expect_err("not bearer")
             .code(),
             "unsupported_token_type"
         );
+    }
+
+    #[test]
+    fn with_dpop_only_a_bound_token_is_accepted() {
+        let answer = |token_type: &str| {
+            format!(r#"{{"access_token":"a","token_type":"{token_type}","expires_in":60}}"#)
+        };
+        assert!(parse_response(200, &answer("DPoP"), true).is_ok());
+        assert!(parse_response(200, &answer("dpop"), true).is_ok());
+        let error = parse_response(200, &answer("Bearer"), true).expect_err("unbound");
+        assert_eq!(error.code(), "dpop_token_not_bound");
+        assert!(error.explanation().contains("DPoP enabled"));
     }
 }

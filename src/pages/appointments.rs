@@ -25,13 +25,12 @@ pub fn appointments_page() -> Html {
     {
         let load = load.clone();
         let auth = auth.clone();
-        let token = session.as_ref().map(|s| s.access_token.clone());
-        use_effect_with((token, *reloads), move |(token, _)| {
-            if let Some(token) = token.clone() {
+        use_effect_with((session.clone(), *reloads), move |(session, _)| {
+            if let Some(session) = session.clone() {
                 load.set(Load::Loading);
                 wasm_bindgen_futures::spawn_local(async move {
                     let url = auth.tenant.config.appointments_url();
-                    let result = appointments::list(&url, &token).await;
+                    let result = appointments::list(&url, &session).await;
                     if matches!(result, Err(AppointmentsError::SessionInvalid { .. })) {
                         auth.session_rejected();
                     }
@@ -250,7 +249,7 @@ fn submit(
     busy.set(true);
     wasm_bindgen_futures::spawn_local(async move {
         let url = auth.tenant.config.appointments_url();
-        let result = appointments::create(&url, &session.access_token, &new).await;
+        let result = appointments::create(&url, &session, &new).await;
         busy.set(false);
         match result {
             Ok(_) => {

@@ -1,10 +1,10 @@
 use crate::weburl::Url;
 use yew::prelude::*;
 
-use crate::auth::use_auth;
-use crate::browser::http;
+use crate::auth::{authorized_request, use_auth, SendError};
 use crate::components::{ErrorPanel, Loading};
 use crate::oidc::claims::Profile;
+use crate::oidc::session::Session;
 use crate::oidc::userinfo::{self, is_web_url, UserInfo, UserInfoError};
 
 #[derive(Clone, PartialEq)]
@@ -25,19 +25,18 @@ pub fn profile_page() -> Html {
     {
         let load = load.clone();
         let endpoint = auth.tenant.metadata.userinfo_endpoint.clone();
-        let token = session.as_ref().map(|s| s.access_token.clone());
         let sub = session
             .as_ref()
             .and_then(|s| s.profile.as_ref())
             .map(|p| p.sub.clone());
         use_effect_with(
-            (token, sub, endpoint, *reloads),
-            move |(token, sub, endpoint, _)| {
-                if let Some(token) = token.clone() {
+            (session.clone(), sub, endpoint, *reloads),
+            move |(session, sub, endpoint, _)| {
+                if let Some(session) = session.clone() {
                     load.set(Load::Loading);
                     let (sub, endpoint) = (sub.clone(), endpoint.clone());
                     wasm_bindgen_futures::spawn_local(async move {
-                        load.set(match fetch(endpoint, &token, sub.as_deref()).await {
+                        load.set(match fetch(endpoint, &session, sub.as_deref()).await {
                             Ok(info) => Load::Loaded(info),
                             Err(error) => Load::Failed(error),
                         });
@@ -105,14 +104,19 @@ pub fn profile_page() -> Html {
 
 async fn fetch(
     endpoint: Option<Url>,
-    access_token: &str,
+    session: &Session,
     id_token_sub: Option<&str>,
 ) -> Result<UserInfo, UserInfoError> {
     let endpoint = endpoint.ok_or(UserInfoError::NoEndpoint)?;
-    let response = http::get(endpoint.as_str(), Some(access_token))
+    let response = authorized_request(session, "GET", endpoint.as_str(), || None)
         .await
-        .map_err(|_| UserInfoError::Unreachable {
-            url: endpoint.to_string(),
+        .map_err(|error| match error {
+            SendError::NoAnswer => UserInfoError::Unreachable {
+                url: endpoint.to_string(),
+            },
+            SendError::Proof(why) => UserInfoError::Unauthorized {
+                description: Some(why),
+            },
         })?;
     userinfo::interpret(
         response.status,

@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use crate::auth::{use_auth, Renewal};
+use crate::auth::{session_key_thumbprint, use_auth, Renewal};
 use crate::components::{local_time_ms, Countdown};
 use crate::oidc::inspect::{self, DecodedToken, Inspection, Opacity, TimeClaim};
 
@@ -18,9 +18,36 @@ pub fn tokens_page() -> Html {
             )
         })
     });
+    let key_thumbprint = use_state(|| None::<String>);
+    {
+        let key_thumbprint = key_thumbprint.clone();
+        use_effect_with(session.clone(), move |session| {
+            if let Some(session) = session.clone() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    key_thumbprint.set(session_key_thumbprint(&session).await);
+                });
+            }
+        });
+    }
     // `RequireSession` renders this page only with a session.
     let (Some(session), Some((access, id))) = (session, inspected.as_ref()) else {
         return html! {};
+    };
+    let binding = match access.decoded().and_then(|token| token.bound_key()) {
+        None => html! { { "None: a Bearer token, usable by whoever holds it" } },
+        Some(jkt) => {
+            let whose = if key_thumbprint.as_deref() == Some(jkt) {
+                "this browser's key, which cannot be exported"
+            } else {
+                "a key this tab does not hold"
+            };
+            html! {
+                <>
+                    { "DPoP: bound to " }{ whose }{ ", thumbprint (cnf.jkt) " }
+                    <code id="token-binding-jkt">{ jkt.to_string() }</code>
+                </>
+            }
+        }
     };
 
     let scopes = if session.scopes.is_empty() {
@@ -62,6 +89,8 @@ pub fn tokens_page() -> Html {
                     <dd id="token-issued">{ moment(session.issued_at as f64, false) }</dd>
                     <dt>{ "Expires" }</dt>
                     <dd id="token-expiry">{ moment(session.expires_at as f64, true) }</dd>
+                    <dt>{ "Sender constraint" }</dt>
+                    <dd id="token-binding">{ binding }</dd>
                     <dt>{ "Renewal" }</dt>
                     <dd id="renewal-kind">
                         { if session.refresh_token.is_some() {
