@@ -19,7 +19,10 @@
 //!   `offline_access` in `scope`, an `audience` whose API has `allow_offline_access`,
 //!   and the client's `refresh_token` grant type, the sign-in also gets a refresh token
 //!   (`offline_access` is then granted, and listed on the consent page); otherwise
-//!   `offline_access` is dropped.
+//!   `offline_access` is dropped. An optional `dpop_jkt` (RFC 9449 §10, a JWK SHA-256
+//!   thumbprint: 43 base64url characters) binds the code to a DPoP key: the token request
+//!   that redeems it needs a proof made with that key (see [`crate::oauth`]). A malformed
+//!   `dpop_jkt`, or one with the implicit grant, is `invalid_request`.
 //!
 //! A response type the client's `grant_types` lack is `unauthorized_client`, on the
 //! redirect URI with `state`.
@@ -114,6 +117,9 @@ pub(crate) struct AuthRequest {
     pub mode: ResponseMode,
     /// `response_type=code`: the PKCE `code_challenge` (S256). `None`: the implicit grant.
     pub code_challenge: Option<String>,
+    /// `response_type=code`: the `dpop_jkt` asked for (RFC 9449 §10), the thumbprint of the
+    /// DPoP key whose proof must come with the code at the token endpoint.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Who signed in for a transaction, and in which tenant session.
@@ -400,6 +406,7 @@ async fn authorize(
         ("nonce", limits::MAX_NONCE),
         ("code_challenge", limits::MAX_KEYWORD),
         ("code_challenge_method", limits::MAX_KEYWORD),
+        ("dpop_jkt", limits::MAX_KEYWORD),
     ] {
         if param(name).is_some_and(|v| v.len() > max) {
             return error(default_mode, "invalid_request", &too_long(name, max));
@@ -496,6 +503,25 @@ async fn authorize(
     } else {
         None
     };
+    let dpop_jkt = match param("dpop_jkt") {
+        None => None,
+        Some(_) if !code_flow => {
+            return error(
+                mode,
+                "invalid_request",
+                "dpop_jkt applies to response_type=code only (a token from the authorization \
+                 endpoint cannot be bound to a DPoP key)",
+            )
+        }
+        Some(jkt) if !crate::dpop::is_thumbprint(jkt) => {
+            return error(
+                mode,
+                "invalid_request",
+                "dpop_jkt must be a JWK SHA-256 thumbprint: 43 base64url characters",
+            )
+        }
+        Some(jkt) => Some(jkt.to_string()),
+    };
     let audience = param("audience");
     let api = match audience {
         Some(a) => match st.tenant.api(a) {
@@ -538,6 +564,7 @@ async fn authorize(
         },
         mode,
         code_challenge,
+        dpop_jkt,
     };
 
     let session_user = if prompts.contains(&"login") {
@@ -859,7 +886,7 @@ fn code_redirect(st: &Shared, addr: IpAddr, req: &AuthRequest, user: &User, sid:
 /// The implicit grant's answer: tokens in the callback's fragment, issued in session `sid`.
 fn tokens_redirect(st: &Shared, req: &AuthRequest, user: &User, sid: &str) -> Response {
     let mut state = req.state.as_deref();
-    let issued = match crate::tokens::issue(st, &req.grant, user, sid, true) {
+    let issued = match crate::tokens::issue(st, &req.grant, user, sid, true, None) {
         Ok(i) => i,
         Err(e) => {
             return error_redirect(

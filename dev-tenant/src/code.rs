@@ -58,7 +58,7 @@ impl Evictable for Entry {}
 #[derive(Debug)]
 pub(crate) enum Redemption {
     /// First use: the code's contents; it is now consumed.
-    First(AuthCode),
+    First(Box<AuthCode>),
     /// Already used: what the first use issued, to revoke.
     Replayed(Issued),
     /// Unknown or expired.
@@ -105,7 +105,7 @@ impl Codes {
             return Redemption::Replayed(issued);
         }
         entry.redeemed = Some(Issued::default());
-        Redemption::First(entry.code.clone())
+        Redemption::First(Box::new(entry.code.clone()))
     }
 
     /// Records what the first redemption of `code` issued. `false` when the code was

@@ -50,7 +50,9 @@
 //! `--refresh-token-idle SECS` (a refresh token unused this long expires, default
 //! 1296000 = 15 days; at most the absolute lifetime, which it follows when only that is
 //! shortened), `--code-lifetime SECS` (default 60), `--enable-fault-injection` (serve the
-//! test-only `POST /test/next-fault`, see [`crate::faults`]; off by default), `--help`.
+//! test-only `POST /test/next-fault`, see [`crate::faults`]; off by default),
+//! `--require-dpop-nonce` (DPoP proofs at `/oauth/token` and `/userinfo` must carry a
+//! server nonce, RFC 9449 §8, see [`crate::dpop`]; off by default), `--help`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -488,6 +490,8 @@ pub struct Flags {
     pub code_lifetime: u64,
     /// `--enable-fault-injection`: serve `POST /test/next-fault`.
     pub enable_fault_injection: bool,
+    /// `--require-dpop-nonce`: DPoP proofs must carry a server nonce.
+    pub require_dpop_nonce: bool,
 }
 
 /// A bad flag: names the flag and says what is wrong.
@@ -522,6 +526,10 @@ USAGE: dev-tenant [FLAGS]
                           15 days; at most the absolute lifetime)
   --code-lifetime SECS    how long an authorization code can be redeemed (default 60;
                           at most 600)
+  --require-dpop-nonce    DPoP proofs at /oauth/token and /userinfo must carry a server nonce
+                          (RFC 9449 section 8): a proof without the current one is answered
+                          use_dpop_nonce with a DPoP-Nonce header to retry with; nonces
+                          change every 120 seconds (the previous one is still accepted)
   --enable-fault-injection
                           FOR TESTS ONLY: serve POST /test/next-fault, which makes the next
                           authorization response carry a broken token, e.g.
@@ -578,6 +586,7 @@ where
         refresh_token_idle: DEFAULT_REFRESH_TOKEN_IDLE,
         code_lifetime: DEFAULT_CODE_LIFETIME,
         enable_fault_injection: false,
+        require_dpop_nonce: false,
     };
     let mut idle_given = false;
     let mut args = args.into_iter().map(Into::into);
@@ -589,11 +598,15 @@ where
         if name == "--help" || name == "-h" {
             return Ok(Command::Help);
         }
-        if name == "--enable-fault-injection" {
+        if name == "--enable-fault-injection" || name == "--require-dpop-nonce" {
             if inline.is_some() {
                 return Err(FlagError(format!("{name}: takes no value")));
             }
-            flags.enable_fault_injection = true;
+            if name == "--enable-fault-injection" {
+                flags.enable_fault_injection = true;
+            } else {
+                flags.require_dpop_nonce = true;
+            }
             continue;
         }
         let known = [
@@ -697,6 +710,16 @@ mod tests {
             .unwrap_err()
             .0
             .starts_with("--enable-fault-injection:"));
+        assert!(!f.require_dpop_nonce);
+        let Command::Run(f) = parse_args(["--require-dpop-nonce"]).unwrap() else {
+            panic!("expected run")
+        };
+        assert!(f.require_dpop_nonce);
+        assert!(!f.enable_fault_injection);
+        assert!(parse_args(["--require-dpop-nonce=1"])
+            .unwrap_err()
+            .0
+            .starts_with("--require-dpop-nonce:"));
     }
 
     #[test]

@@ -52,6 +52,7 @@ async fn openid_configuration(State(st): State<Shared>) -> Response {
             "picture", "sub", "nonce", "at_hash", "sid"
         ],
         "request_parameter_supported": false,
+        "dpop_signing_alg_values_supported": crate::dpop::algs(),
     }))
     .into_response()
 }

@@ -39,6 +39,7 @@ pub mod avatars;
 pub mod code;
 pub mod config;
 pub mod discovery;
+pub mod dpop;
 pub mod faults;
 pub mod keys;
 pub mod limits;
@@ -89,14 +90,19 @@ pub struct Settings {
     /// How long an authorization code can be redeemed, in seconds (`--code-lifetime`),
     /// default 60.
     pub code_lifetime: u64,
-    /// The clock authorization codes and refresh tokens are timed by. Tests keep a clone
-    /// and [`Clock::advance`] it instead of sleeping.
+    /// The clock authorization codes, refresh tokens, DPoP proofs (`iat`) and DPoP nonces
+    /// are timed by. Tests keep a clone and [`Clock::advance`] it instead of sleeping.
     pub clock: Clock,
     /// Test-only fault injection: keep a clone and call [`FaultSwitch::set_next`] to break
     /// the next authorization response (see [`faults`]). Nothing is pending by default.
     pub faults: FaultSwitch,
     /// Serve `POST /test/next-fault` (binary flag `--enable-fault-injection`); default false.
     pub fault_injection_endpoint: bool,
+    /// Demand a server nonce in DPoP proofs at `/oauth/token` and `/userinfo` (binary flag
+    /// `--require-dpop-nonce`; RFC 9449 §8): a proof without the current nonce is answered
+    /// `use_dpop_nonce` with a `DPoP-Nonce` header, and the client retries. Default false.
+    /// See [`dpop`].
+    pub require_dpop_nonce: bool,
 }
 
 /// Why [`Settings`] could not be built.
@@ -142,6 +148,7 @@ impl Settings {
             clock: Clock::default(),
             faults: FaultSwitch::default(),
             fault_injection_endpoint: false,
+            require_dpop_nonce: false,
         })
     }
 
@@ -165,6 +172,7 @@ pub(crate) struct AppState {
     pub sessions: session::Sessions,
     pub consents: session::Consents,
     pub opaque_tokens: tokens::OpaqueTokens,
+    pub dpop: dpop::Dpop,
     pub throttle: Mutex<limits::LoginThrottle>,
 }
 
@@ -201,6 +209,12 @@ impl Clock {
         let now = Instant::now();
         now.checked_add(Duration::from_millis(self.0.load(Ordering::SeqCst)))
             .unwrap_or(now)
+    }
+
+    /// Seconds since the Unix epoch on this clock: the system time plus how far the clock
+    /// was advanced. DPoP proofs' `iat` and the server nonces are timed by it.
+    pub fn unix_now(&self) -> u64 {
+        now().saturating_add(self.0.load(Ordering::SeqCst) / 1000)
     }
 }
 
@@ -276,6 +290,7 @@ pub fn router(settings: Settings) -> Router {
         sessions: session::Sessions::default(),
         consents: session::Consents::default(),
         opaque_tokens: tokens::OpaqueTokens::default(),
+        dpop: dpop::Dpop::new(settings.require_dpop_nonce),
         throttle: Mutex::new(limits::LoginThrottle::default()),
     });
     let mut routes = Router::new();

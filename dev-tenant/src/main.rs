@@ -63,6 +63,7 @@ async fn run(flags: Flags) -> ExitCode {
     settings.refresh_token_idle = flags.refresh_token_idle;
     settings.code_lifetime = flags.code_lifetime;
     settings.fault_injection_endpoint = flags.enable_fault_injection;
+    settings.require_dpop_nonce = flags.require_dpop_nonce;
 
     let ip = flags.bind.ip();
     let host = if ip.is_ipv6() {
@@ -79,6 +80,17 @@ async fn run(flags: Flags) -> ExitCode {
         settings.issuer
     );
     println!("  signing key id: {}", settings.key.kid());
+    println!(
+        "  DPoP: proofs accepted at {}oauth/token and {}userinfo (algs {}){}",
+        settings.issuer,
+        settings.issuer,
+        dev_tenant::dpop::ALGS,
+        if settings.require_dpop_nonce {
+            ", server nonce required"
+        } else {
+            ""
+        }
+    );
     if settings.fault_injection_endpoint {
         println!(
             "  FAULT INJECTION ENABLED (tests only): POST {}test/next-fault",

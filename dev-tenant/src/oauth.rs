@@ -16,7 +16,8 @@
 //!   [`crate::refresh`] for rotation, reuse detection and lifetimes.
 //!
 //! The answer is `{access_token, id_token, scope, expires_in, token_type: "Bearer"}`, plus
-//! `refresh_token` when the sign-in may have one. The ID token (when `openid` was granted)
+//! `refresh_token` when the sign-in may have one (`token_type: "DPoP"` with a proof, see
+//! below). The ID token (when `openid` was granted)
 //! has the usual claims, `sid`, and the authorization request's `nonce` (none after a
 //! refresh); no `at_hash`, as Auth0 leaves it out of token endpoint answers.
 //!
@@ -25,6 +26,34 @@
 //! `invalid_client` 401, `invalid_grant` and `unauthorized_client` 403, `access_denied`
 //! 403 (an origin the client does not allow), `server_error` 500. Every answer has
 //! `Cache-Control: no-store`.
+//!
+//! # DPoP (RFC 9449)
+//!
+//! A token request may carry one `DPoP` header: a proof for `POST` to the token endpoint
+//! as discovery publishes it (`<issuer>oauth/token`), checked before the code or refresh
+//! token is looked at (so a refused proof spends neither, and the nonce retry works); see
+//! [`crate::dpop`] for the checks, replay and nonces. A refused proof is 400
+//! `invalid_dpop_proof`, or 400 `use_dpop_nonce` with a `DPoP-Nonce` header when the tenant
+//! requires nonces (`--require-dpop-nonce`) and the proof lacks the current one (§5, §8).
+//! With a valid proof:
+//!
+//! - the access token is bound to the proof's key: `cnf.jkt` in the JWT (an opaque token
+//!   remembers it), `token_type: "DPoP"` in the answer;
+//! - a refresh token issued is bound to the key (every client here is public), and so are
+//!   the tokens rotation issues after it (see [`crate::refresh`]);
+//! - with `--require-dpop-nonce`, the answer (any answer to a request with a proof, in fact)
+//!   carries the current nonce in `DPoP-Nonce`.
+//!
+//! Without a `DPoP` header the answers are as above (`Bearer`), except that a code whose
+//! authorization request had `dpop_jkt` (RFC 9449 §10) and a bound refresh token both
+//! require a proof. The error codes for those bindings are not named by RFC 9449 (§10 says
+//! only "MUST reject", §5 "MUST present a DPoP proof for the same key"); as
+//! node-oidc-provider does, the tenant answers `invalid_grant` (403, as for every
+//! `invalid_grant` here): the proof is valid, it is the grant that belongs to another key.
+//! So: a code with `dpop_jkt` redeemed without a proof, or with a proof by another key, is
+//! `invalid_grant` (and the code is spent, as by any request naming it); a bound refresh
+//! token used without a proof or with a proof by another key is `invalid_grant` (and the
+//! token stays usable by its holder).
 //!
 //! # `/oauth/revoke`
 //!
@@ -42,7 +71,8 @@
 //! cannot read it. When the client is unknown or not named, the origin of any client is
 //! enough to read the error. A preflight (`OPTIONS`) is answered 204 for the origins of
 //! any client (the body, and so the client, is not known yet), allowing `POST` and the
-//! headers `Content-Type` and `Auth0-Client`; 403 for other origins. Requests without
+//! headers `Content-Type`, `Auth0-Client` and `DPoP`; 403 for other origins. Allowed
+//! answers expose `DPoP-Nonce` (`Access-Control-Expose-Headers`). Requests without
 //! `Origin` (servers, scripts) are answered without CORS headers.
 
 use std::collections::HashMap;
@@ -59,6 +89,7 @@ use serde_json::{json, Value};
 
 use crate::code::{self, Redemption};
 use crate::config::Client;
+use crate::dpop::{ProofRefused, Proven};
 use crate::limits::{self, ClientAddr};
 use crate::refresh::{Refused, MAX_REFRESH_TOKEN};
 use crate::tokens::{self, Grant};
@@ -98,6 +129,11 @@ fn invalid_request(description: impl Into<String>) -> OAuthError {
 
 fn invalid_grant(description: impl Into<String>) -> OAuthError {
     fail(StatusCode::FORBIDDEN, "invalid_grant", description)
+}
+
+/// A refused DPoP proof: 400 with its RFC 9449 code (§5, §8).
+fn dpop_refused(refused: ProofRefused) -> OAuthError {
+    fail(StatusCode::BAD_REQUEST, refused.code, refused.description)
 }
 
 fn server_error(description: impl Into<String>) -> OAuthError {
@@ -221,6 +257,10 @@ fn finish(mut resp: Response, cors: &Cors) -> Response {
     h.append(header::VARY, HeaderValue::from_static("Origin"));
     if let Cors::Allow(origin) = cors {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("DPoP-Nonce"),
+        );
     }
     resp
 }
@@ -285,7 +325,7 @@ async fn preflight(State(st): State<Shared>, headers: HeaderMap) -> Response {
                 ),
                 (
                     header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static("Content-Type, Auth0-Client"),
+                    HeaderValue::from_static("Content-Type, Auth0-Client, DPoP"),
                 ),
                 (
                     header::ACCESS_CONTROL_MAX_AGE,
@@ -307,7 +347,8 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    guarded(&st, &headers, &body, |params, client| {
+    let now = st.clock.unix_now();
+    let mut resp = guarded(&st, &headers, &body, |params, client| {
         params.check_lengths(&[
             ("grant_type", limits::MAX_KEYWORD),
             ("redirect_uri", limits::MAX_URL),
@@ -332,12 +373,35 @@ async fn token(
                 format!("Grant type '{grant_type}' not allowed for the client."),
             ));
         }
+        // Before the grant is looked at: a refused proof spends no code and rotates no
+        // refresh token, so the client can retry (with the nonce it was given).
+        let proof = token_proof(&st, &headers, now)?;
         if grant_type == "authorization_code" {
-            redeem_code(&st, addr, params, client)
+            redeem_code(&st, addr, params, client, proof.as_ref())
         } else {
-            use_refresh_token(&st, params, client)
+            use_refresh_token(&st, params, client, proof.as_ref())
         }
-    })
+    });
+    // Every answer to a request with a proof carries the nonce to use next (RFC 9449 §8,
+    // §8.2): the retry of a use_dpop_nonce, and the next request after a success.
+    if headers.contains_key(crate::dpop::DPOP) {
+        if let Some(nonce) = st.dpop.current_nonce(now) {
+            crate::dpop::set_nonce(resp.headers_mut(), &nonce);
+        }
+    }
+    resp
+}
+
+/// The request's DPoP proof, checked for `POST` to the token endpoint at `now`: `None`
+/// without a `DPoP` header.
+fn token_proof(st: &Shared, headers: &HeaderMap, now: u64) -> Result<Option<Proven>, OAuthError> {
+    let Some(proof) = crate::dpop::proof_header(headers).map_err(dpop_refused)? else {
+        return Ok(None);
+    };
+    st.dpop
+        .verify(proof, "POST", &st.url("oauth/token"), None, now)
+        .map(Some)
+        .map_err(dpop_refused)
 }
 
 /// Whether `verifier` is a well-formed PKCE `code_verifier`.
@@ -372,6 +436,7 @@ fn redeem_code(
     addr: IpAddr,
     params: &Params,
     client: &Client,
+    proof: Option<&Proven>,
 ) -> Result<Response, OAuthError> {
     let code = params.required("code")?;
     let verifier = params.required("code_verifier")?;
@@ -405,6 +470,25 @@ fn redeem_code(
     {
         return Err(invalid_grant("Failed to verify code verifier"));
     }
+    // RFC 9449 §10: a code asked for with dpop_jkt is redeemed by a proof of that key only.
+    if let Some(bound) = &req.dpop_jkt {
+        match proof {
+            None => {
+                return Err(invalid_grant(
+                    "This authorization code is bound to a DPoP key (dpop_jkt): a DPoP proof \
+                     by that key is required",
+                ))
+            }
+            Some(p) if p.jkt != *bound => {
+                return Err(invalid_grant(
+                    "The DPoP proof's key is not the one dpop_jkt named in the authorization \
+                     request",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let jkt = proof.map(|p| p.jkt.as_str());
     let Some(user) = st.tenant.user_by_sub(&found.sub) else {
         return Err(invalid_grant("Invalid authorization code"));
     };
@@ -414,7 +498,7 @@ fn redeem_code(
         ..req.grant.clone()
     };
     let issued =
-        tokens::issue(st, &grant, user, &found.sid, false).map_err(|e| server_error(e.0))?;
+        tokens::issue(st, &grant, user, &found.sid, false, jkt).map_err(|e| server_error(e.0))?;
     let mut first_use = code::Issued::default();
     if grant.audience.is_none() {
         first_use.opaque_access_token = issued.access_token.clone();
@@ -429,6 +513,7 @@ fn redeem_code(
                 granted,
                 &found.sub,
                 &found.sid,
+                jkt,
                 st.clock.now(),
             )
             .ok_or_else(|| server_error("No refresh token could be made"))?;
@@ -442,14 +527,16 @@ fn redeem_code(
         revoke_issued(st, &first_use);
         return Err(invalid_grant("Invalid authorization code"));
     }
-    Ok(token_response(issued, refresh_token))
+    Ok(token_response(issued, refresh_token, jkt.is_some()))
 }
 
 fn use_refresh_token(
     st: &Shared,
     params: &Params,
     client: &Client,
+    proof: Option<&Proven>,
 ) -> Result<Response, OAuthError> {
+    let jkt = proof.map(|p| p.jkt.as_str());
     let token = params.required("refresh_token")?;
     let requested: Option<Vec<String>> = params
         .get("scope")
@@ -460,6 +547,7 @@ fn use_refresh_token(
             token,
             &client.client_id,
             requested.as_deref(),
+            jkt,
             st.clock.now(),
         )
         .map_err(|refused| match refused {
@@ -471,6 +559,12 @@ fn use_refresh_token(
                 "invalid_scope",
                 format!("The scope {extra} was not granted at sign-in"),
             ),
+            Refused::Binding if jkt.is_none() => invalid_grant(
+                "This refresh token is bound to a DPoP key: a DPoP proof by that key is required",
+            ),
+            Refused::Binding => {
+                invalid_grant("This refresh token is bound to another DPoP key than the proof's")
+            }
         })?;
     let scopes = requested.unwrap_or_else(|| family.grant.scopes.clone());
     let Some(user) = st.tenant.user_by_sub(&family.sub) else {
@@ -484,14 +578,15 @@ fn use_refresh_token(
         ..family.grant.clone()
     };
     let issued =
-        tokens::issue(st, &grant, user, &family.sid, false).map_err(|e| server_error(e.0))?;
-    Ok(token_response(issued, Some(next)))
+        tokens::issue(st, &grant, user, &family.sid, false, jkt).map_err(|e| server_error(e.0))?;
+    Ok(token_response(issued, Some(next), jkt.is_some()))
 }
 
-fn token_response(issued: tokens::Issued, refresh_token: Option<String>) -> Response {
+/// The token endpoint's answer; `bound`: the access token is bound to a DPoP key.
+fn token_response(issued: tokens::Issued, refresh_token: Option<String>, bound: bool) -> Response {
     let mut body = json!({
         "access_token": issued.access_token,
-        "token_type": "Bearer",
+        "token_type": if bound { "DPoP" } else { "Bearer" },
         "expires_in": issued.expires_in,
         "scope": issued.scope,
     });

@@ -13,6 +13,14 @@
 //! again). `/oauth/revoke` with any token of the family revokes the family. Families are
 //! independent of the tenant session: logging out does not revoke them (as at Auth0).
 //!
+//! **DPoP** (RFC 9449 §5): every client of this tenant is public, so a refresh token
+//! issued in answer to a token request with a valid DPoP proof is bound to the proof's key
+//! (the family records its thumbprint). Using a bound token needs a proof by the same key;
+//! without one, or with another key, it is refused ([`Refused::Binding`]) and stays usable
+//! by its holder: a token presented by someone without the key revokes nothing. Rotation
+//! keeps the binding. A family that started unbound becomes bound by its first refresh
+//! with a proof (that answer's refresh token was issued for a proof too).
+//!
 //! A token is `<family id>.<generation>.<MAC>`: the family's random id, the count of
 //! rotations before it, and an HMAC-SHA256 of both under a key made at start. So the
 //! table holds one entry per family, not per token, and still tells a retired token of a
@@ -46,6 +54,8 @@ pub(crate) struct Family {
     pub granted: Vec<String>,
     pub sub: String,
     pub sid: String,
+    /// The thumbprint of the DPoP key the family is bound to, if any.
+    pub jkt: Option<String>,
     /// The generation of the newest token.
     generation: u64,
     /// When the newest token was issued (its idle lifetime starts there).
@@ -63,6 +73,9 @@ pub(crate) enum Refused {
     Reused,
     /// A scope asked for that was not granted at sign-in (the token stays usable).
     Scope(String),
+    /// The family is bound to a DPoP key and the request has no proof, or one by another
+    /// key (the token stays usable).
+    Binding,
 }
 
 /// Refresh token families by id.
@@ -110,8 +123,9 @@ impl RefreshTokens {
         Some((family, generation.parse().ok()?))
     }
 
-    /// Starts a family for a sign-in by a client at `addr`; returns its id and first
-    /// token, or `None` without randomness.
+    /// Starts a family for a sign-in by a client at `addr`, bound to DPoP key `jkt` if
+    /// given; returns its id and first token, or `None` without randomness.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         &self,
         addr: IpAddr,
@@ -119,6 +133,7 @@ impl RefreshTokens {
         granted: Vec<String>,
         sub: &str,
         sid: &str,
+        jkt: Option<&str>,
         now: Instant,
     ) -> Option<(String, String)> {
         let id = crate::random_id()?;
@@ -128,6 +143,7 @@ impl RefreshTokens {
             granted,
             sub: sub.to_string(),
             sid: sid.to_string(),
+            jkt: jkt.map(str::to_string),
             generation: 0,
             last_used: now,
         };
@@ -136,13 +152,15 @@ impl RefreshTokens {
     }
 
     /// Uses `token` for `client_id`, asking for `scopes` (a subset of those granted at
-    /// sign-in; `None`: all of them): the family (as it was granted) and the token that
-    /// replaces the one used.
+    /// sign-in; `None`: all of them), with a DPoP proof by key `jkt` if the request has
+    /// one: the family (as it was granted, with its binding) and the token that replaces
+    /// the one used.
     pub(crate) fn rotate(
         &self,
         token: &str,
         client_id: &str,
         scopes: Option<&[String]>,
+        jkt: Option<&str>,
         now: Instant,
     ) -> Result<(Family, String), Refused> {
         let (id, generation) = self.parse(token).ok_or(Refused::Invalid)?;
@@ -150,6 +168,10 @@ impl RefreshTokens {
         let family = families.get_mut(id, now).ok_or(Refused::Invalid)?;
         if family.grant.client_id != client_id {
             return Err(Refused::Invalid);
+        }
+        // Before reuse detection: whoever lacks the key cannot revoke the family either.
+        if family.jkt.is_some() && family.jkt.as_deref() != jkt {
+            return Err(Refused::Binding);
         }
         if generation < family.generation {
             families.take(id, now);
@@ -173,6 +195,9 @@ impl RefreshTokens {
             .ok_or(Refused::Invalid)?;
         family.generation += 1;
         family.last_used = now;
+        if family.jkt.is_none() {
+            family.jkt = jkt.map(str::to_string);
+        }
         Ok((family.clone(), next))
     }
 
@@ -219,68 +244,112 @@ mod tests {
         let addr = IpAddr::from([127, 0, 0, 1]);
         let now = Instant::now();
         let granted = vec!["openid".to_string()];
-        let (_, first) = t.start(addr, grant("a"), granted, "u", "s", now).unwrap();
+        let (_, first) = t
+            .start(addr, grant("a"), granted, "u", "s", None, now)
+            .unwrap();
         assert_eq!(
-            t.rotate(&first, "b", None, now).err(),
+            t.rotate(&first, "b", None, None, now).err(),
             Some(Refused::Invalid)
         );
         let wider = ["openid".to_string(), "email".to_string()];
         assert_eq!(
-            t.rotate(&first, "a", Some(&wider), now).err(),
+            t.rotate(&first, "a", Some(&wider), None, now).err(),
             Some(Refused::Scope("email".into())),
             "refused before rotating"
         );
-        let (family, second) = t.rotate(&first, "a", None, now).unwrap();
+        let (family, second) = t.rotate(&first, "a", None, None, now).unwrap();
         assert_eq!(family.sub, "u");
         assert_ne!(first, second);
         // A forged generation or MAC is not ours.
         let (body, _) = second.rsplit_once('.').unwrap();
         let forged = format!("{}.{}", body, b64(&[0u8; 32]));
         assert_eq!(
-            t.rotate(&forged, "a", None, now).err(),
+            t.rotate(&forged, "a", None, None, now).err(),
             Some(Refused::Invalid)
         );
         assert_eq!(
-            t.rotate("a.b", "a", None, now).err(),
+            t.rotate("a.b", "a", None, None, now).err(),
             Some(Refused::Invalid)
         );
         // The retired first token again: the family is revoked, second included.
         assert_eq!(
-            t.rotate(&first, "a", None, now).err(),
+            t.rotate(&first, "a", None, None, now).err(),
             Some(Refused::Reused)
         );
         assert_eq!(
-            t.rotate(&second, "a", None, now).err(),
+            t.rotate(&second, "a", None, None, now).err(),
             Some(Refused::Invalid)
         );
 
         // Idle: each rotation restarts it; the absolute lifetime does not move.
-        let (_, mut token) = t.start(addr, grant("a"), vec![], "u", "s", now).unwrap();
+        let (_, mut token) = t
+            .start(addr, grant("a"), vec![], "u", "s", None, now)
+            .unwrap();
         for step in 1..=5 {
             let at = now + Duration::from_secs(9 * step);
-            (_, token) = t.rotate(&token, "a", None, at).unwrap();
+            (_, token) = t.rotate(&token, "a", None, None, at).unwrap();
         }
         let at = now + Duration::from_secs(50);
         assert_eq!(
-            t.rotate(&token, "a", None, at).err(),
+            t.rotate(&token, "a", None, None, at).err(),
             Some(Refused::Invalid)
         );
-        let (_, token) = t.start(addr, grant("a"), vec![], "u", "s", now).unwrap();
+        let (_, token) = t
+            .start(addr, grant("a"), vec![], "u", "s", None, now)
+            .unwrap();
         let at = now + Duration::from_secs(10);
         assert_eq!(
-            t.rotate(&token, "a", None, at).err(),
+            t.rotate(&token, "a", None, None, at).err(),
             Some(Refused::Invalid)
         );
 
         // Revocation needs the right client; any generation revokes the family.
-        let (_, first) = t.start(addr, grant("a"), vec![], "u", "s", now).unwrap();
-        let (_, second) = t.rotate(&first, "a", None, now).unwrap();
+        let (_, first) = t
+            .start(addr, grant("a"), vec![], "u", "s", None, now)
+            .unwrap();
+        let (_, second) = t.rotate(&first, "a", None, None, now).unwrap();
         t.revoke(&first, "b", now);
-        let (_, third) = t.rotate(&second, "a", None, now).unwrap();
+        let (_, third) = t.rotate(&second, "a", None, None, now).unwrap();
         t.revoke(&first, "a", now);
         assert_eq!(
-            t.rotate(&third, "a", None, now).err(),
+            t.rotate(&third, "a", None, None, now).err(),
             Some(Refused::Invalid)
+        );
+    }
+
+    #[test]
+    fn dpop_binding_is_checked_before_reuse_and_kept() {
+        let t = RefreshTokens::new(Duration::from_secs(50), Duration::from_secs(10));
+        let addr = IpAddr::from([127, 0, 0, 1]);
+        let now = Instant::now();
+        let (_, first) = t
+            .start(addr, grant("a"), vec![], "u", "s", Some("k1"), now)
+            .unwrap();
+        for other in [None, Some("k2")] {
+            assert_eq!(
+                t.rotate(&first, "a", None, other, now).err(),
+                Some(Refused::Binding)
+            );
+        }
+        let (family, second) = t.rotate(&first, "a", None, Some("k1"), now).unwrap();
+        assert_eq!(family.jkt.as_deref(), Some("k1"));
+        // A retired token with the wrong key: refused for the key, the family lives on.
+        assert_eq!(
+            t.rotate(&first, "a", None, Some("k2"), now).err(),
+            Some(Refused::Binding)
+        );
+        let (family, _) = t.rotate(&second, "a", None, Some("k1"), now).unwrap();
+        assert_eq!(family.jkt.as_deref(), Some("k1"));
+
+        // An unbound family is bound by its first refresh with a proof.
+        let (_, first) = t
+            .start(addr, grant("a"), vec![], "u", "s", None, now)
+            .unwrap();
+        let (family, second) = t.rotate(&first, "a", None, Some("k3"), now).unwrap();
+        assert_eq!(family.jkt.as_deref(), Some("k3"));
+        assert_eq!(
+            t.rotate(&second, "a", None, None, now).err(),
+            Some(Refused::Binding)
         );
     }
 }

@@ -42,6 +42,16 @@ pub struct AccessClaims {
     /// Granted API scopes (Auth0 RBAC "Add Permissions in the Access Token").
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// The DPoP key the token is bound to (RFC 9449 §6.1), when it was issued for a proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a DPoP-bound access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the client's DPoP public key.
+    pub jkt: String,
 }
 
 /// Claims of an ID token.
@@ -163,25 +173,34 @@ pub struct Issued {
 /// Opaque access tokens kept at most; when full, the one expiring first is forgotten.
 const MAX_OPAQUE_TOKENS: usize = 10_000;
 
+/// What an opaque access token stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpaqueToken {
+    pub sub: String,
+    exp: u64,
+    /// The DPoP key it is bound to, if any.
+    pub jkt: Option<String>,
+}
+
 /// Opaque access tokens (issued without an audience), usable only at `/userinfo`.
 #[derive(Default)]
-pub struct OpaqueTokens(Mutex<HashMap<String, (String, u64)>>);
+pub struct OpaqueTokens(Mutex<HashMap<String, OpaqueToken>>);
 
 impl OpaqueTokens {
-    fn insert(&self, token: String, sub: String, exp: u64) {
+    fn insert(&self, token: String, entry: OpaqueToken) {
         let now = crate::now();
         let mut map = lock(&self.0);
-        map.retain(|_, (_, e)| *e > now);
+        map.retain(|_, t| t.exp > now);
         if map.len() >= MAX_OPAQUE_TOKENS {
             let first = map
                 .iter()
-                .min_by_key(|(_, (_, e))| *e)
+                .min_by_key(|(_, t)| t.exp)
                 .map(|(t, _)| t.clone());
             if let Some(t) = first {
                 map.remove(&t);
             }
         }
-        map.insert(token, (sub, exp));
+        map.insert(token, entry);
     }
 
     /// Forgets `token`.
@@ -189,25 +208,25 @@ impl OpaqueTokens {
         lock(&self.0).remove(token);
     }
 
-    /// The subject of a live opaque token.
-    pub(crate) fn subject(&self, token: &str) -> Option<String> {
+    /// What a live opaque token stands for.
+    pub(crate) fn get(&self, token: &str) -> Option<OpaqueToken> {
         let now = crate::now();
-        lock(&self.0)
-            .get(token)
-            .filter(|(_, exp)| *exp > now)
-            .map(|(sub, _)| sub.clone())
+        lock(&self.0).get(token).filter(|t| t.exp > now).cloned()
     }
 }
 
 /// Issues the tokens for an accepted grant in tenant session `sid`, with the pending test
 /// fault if any. The ID token carries `at_hash` when `with_at_hash` (the implicit grant's
-/// answers; Auth0 leaves it out of the token endpoint's).
+/// answers; Auth0 leaves it out of the token endpoint's). With `jkt` (the thumbprint of a
+/// DPoP proof's key), the access token is bound to that key: `cnf.jkt` in a JWT, recorded
+/// with an opaque token.
 pub(crate) fn issue(
     state: &AppState,
     grant: &Grant,
     user: &User,
     sid: &str,
     with_at_hash: bool,
+    jkt: Option<&str>,
 ) -> Result<Issued, TokenError> {
     let fault = state.faults.take();
     let key = if fault == Some(Fault::RotatedKey) {
@@ -249,13 +268,21 @@ pub(crate) fn issue(
             exp,
             scope: scope.clone(),
             permissions,
+            cnf: jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_string(),
+            }),
         };
         Some(faults::sign_rs256(&key, &claims, true)?)
     } else {
         let token = crate::random_id().ok_or_else(|| TokenError("no randomness".into()))?;
-        state
-            .opaque_tokens
-            .insert(token.clone(), user.sub.clone(), exp);
+        state.opaque_tokens.insert(
+            token.clone(),
+            OpaqueToken {
+                sub: user.sub.clone(),
+                exp,
+                jkt: jkt.map(str::to_string),
+            },
+        );
         Some(token)
     };
     let id_token = if grant.want_id_token {
