@@ -83,6 +83,9 @@ pub struct Settings {
     pub leeway_secs: u64,
     /// An unknown `kid` re-fetches the JWKS at most this often.
     pub jwks_min_refetch_interval: Duration,
+    /// The origin clients address (`https://api.example.com`), when a proxy stands in front:
+    /// a DPoP proof's `htu` must name it. `None`: `http://` and the request's own `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -100,6 +103,7 @@ impl Settings {
             sample_data: true,
             leeway_secs: 30,
             jwks_min_refetch_interval: Duration::from_secs(10),
+            public_url: None,
         }
     }
 
@@ -200,6 +204,10 @@ impl Settings {
             Some((src, v)) => Database::parse(&v).map_err(|m| invalid(src, m))?,
             None => Database::Path(PathBuf::from(DEFAULT_DATABASE)),
         };
+        let public_url = match lookup("--public-url") {
+            Some((src, v)) => Some(validate_public_url(&v).map_err(|m| invalid(src, m))?),
+            None => None,
+        };
 
         Ok(Settings {
             issuer,
@@ -209,6 +217,7 @@ impl Settings {
             allowed_origins,
             database,
             sample_data,
+            public_url,
             ..Settings::new(DEFAULT_ISSUER, DEFAULT_AUDIENCE)
         })
     }
@@ -244,6 +253,10 @@ const OPTIONS: &[OptionSpec] = &[
         flag: "--database",
         env: "DATABASE_URL",
     },
+    OptionSpec {
+        flag: "--public-url",
+        env: "PUBLIC_URL",
+    },
 ];
 
 /// The `--help` text.
@@ -267,6 +280,9 @@ Options (each also an environment variable; flags win):
   --allowed-origins LIST  ALLOWED_ORIGINS  comma-separated CORS origins
                                            [default: http://localhost:8080,http://127.0.0.1:8080]
   --database PATH         DATABASE_URL     SQLite file or :memory: [default: appointments.sqlite3]
+  --public-url ORIGIN     PUBLIC_URL       the origin clients address, e.g. https://api.example.com
+                                           behind a proxy (DPoP proofs name it in htu)
+                                           [default: http:// and the request's Host]
   --no-sample-data                         don't give new users sample appointments
   -h, --help                               print this help
 ";
@@ -339,6 +355,33 @@ pub fn check_jwks_uri(issuer: &str, jwks_uri: Url) -> Result<Url, String> {
     Ok(jwks_uri)
 }
 
+/// Checks `--public-url`: an http(s) origin (`scheme://host[:port]`, a trailing `/`
+/// allowed), returned as browsers serialise origins. The API sees only its own path, so a
+/// path prefix added by a proxy cannot be honoured and is refused rather than ignored.
+pub fn validate_public_url(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let url = Url::parse(value).map_err(|e| {
+        format!("{value:?} is not an absolute URL ({e}); a public URL looks like https://api.example.com")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{value:?} must be an http or https origin, e.g. https://api.example.com"
+        ));
+    }
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(format!(
+            "{value:?} is not an origin: scheme://host[:port] only (no path, query or user), \
+             e.g. https://api.example.com"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 /// Parses a comma-separated list of origins (`scheme://host[:port]`).
 pub fn parse_origins(value: &str) -> Result<Vec<String>, String> {
     let mut origins = Vec::new();
@@ -409,6 +452,7 @@ mod tests {
         assert!(s.sample_data);
         assert_eq!(s.leeway_secs, 30);
         assert_eq!(s.jwks_min_refetch_interval, Duration::from_secs(10));
+        assert_eq!(s.public_url, None);
     }
 
     #[test]
@@ -420,6 +464,7 @@ mod tests {
             ("DATABASE_URL", "sqlite://env.db"),
             ("ALLOWED_ORIGINS", "https://app.example.com"),
             ("AUTH0_JWKS_URI", "https://env.example.com/keys"),
+            ("PUBLIC_URL", "https://env-api.example.com"),
         ];
         let s = parse(&[], &env).unwrap();
         assert_eq!(s.issuer, "https://env.example.com/");
@@ -428,6 +473,7 @@ mod tests {
         assert_eq!(s.database, Database::Path("env.db".into()));
         assert_eq!(s.allowed_origins, vec!["https://app.example.com"]);
         assert_eq!(s.jwks_uri.unwrap().as_str(), "https://env.example.com/keys");
+        assert_eq!(s.public_url.as_deref(), Some("https://env-api.example.com"));
 
         let s = parse(
             &[
@@ -441,6 +487,8 @@ mod tests {
                 "--allowed-origins",
                 "http://a.test:1, http://b.test/",
                 "--no-sample-data",
+                "--public-url",
+                "HTTPS://API.Example.com:443/",
             ],
             &env,
         )
@@ -451,6 +499,43 @@ mod tests {
         assert_eq!(s.database, Database::Memory);
         assert_eq!(s.allowed_origins, vec!["http://a.test:1", "http://b.test"]);
         assert!(!s.sample_data);
+        assert_eq!(s.public_url.as_deref(), Some("https://api.example.com"));
+    }
+
+    #[test]
+    fn public_url_is_an_origin() {
+        for (value, expected) in [
+            ("https://api.example.com", "https://api.example.com"),
+            ("https://api.example.com/", "https://api.example.com"),
+            ("http://localhost:7001", "http://localhost:7001"),
+            (
+                "https://api.example.com:8443",
+                "https://api.example.com:8443",
+            ),
+        ] {
+            assert_eq!(
+                validate_public_url(value).as_deref(),
+                Ok(expected),
+                "{value}"
+            );
+        }
+        for (value, why) in [
+            ("https://api.example.com/v1", "not an origin"),
+            ("https://api.example.com/?x=1", "not an origin"),
+            ("https://u:p@api.example.com", "not an origin"),
+            ("api.example.com", "not an absolute URL"),
+            ("ftp://api.example.com", "http or https origin"),
+        ] {
+            let message = parse(&["--public-url", value], &[])
+                .unwrap_err()
+                .to_string();
+            assert!(message.starts_with("--public-url: "), "{message}");
+            assert!(message.contains(why), "{value}: {message}");
+        }
+        let message = parse(&[], &[("PUBLIC_URL", "https://x.test/api")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.starts_with("PUBLIC_URL: "), "{message}");
     }
 
     #[test]

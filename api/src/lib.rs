@@ -1,7 +1,8 @@
 //! `appointments-api`: the OAuth 2.0 resource server of the Auth0 implicit-grant sample.
 //!
-//! It validates Auth0-style RS256 access tokens against the issuer's JWKS and serves
-//! each user's appointments from SQLite.
+//! It validates Auth0-style RS256 access tokens against the issuer's JWKS, sent as
+//! `Bearer` or bound to a key with DPoP (RFC 9449), and serves each user's appointments
+//! from SQLite.
 //!
 //! Embedding it (e.g. in a test) on a free port:
 //!
@@ -88,6 +89,10 @@ pub async fn app(mut settings: Settings) -> Result<Router, StartupError> {
                 config::MAX_LEEWAY_SECS
             ),
         ));
+    }
+    if let Some(url) = settings.public_url.take() {
+        settings.public_url =
+            Some(config::validate_public_url(&url).map_err(|m| config_error("public_url", m))?);
     }
     // tower-http's CORS layer panics on a `*` in a list: only real origins get there.
     let origins = settings

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
+use axum::http::HeaderName;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::{self, AuthError, Authenticator, Principal, CREATE_SCOPE, READ_SCOPE};
+use crate::auth::{self, Authenticator, Principal, Rejection, CREATE_SCOPE, READ_SCOPE};
 use crate::store::{NewAppointment, Store};
 
 /// Largest accepted request body.
@@ -40,8 +41,16 @@ pub(crate) fn router(state: AppState, origins: Vec<HeaderValue>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([AUTHORIZATION, CONTENT_TYPE])
-        .expose_headers([WWW_AUTHENTICATE, LOCATION])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            HeaderName::from_static(auth::DPOP),
+        ])
+        .expose_headers([
+            WWW_AUTHENTICATE,
+            LOCATION,
+            HeaderName::from_static("dpop-nonce"),
+        ])
         .max_age(Duration::from_secs(600));
     Router::new()
         .route("/api/appointments", get(list).post(create))
@@ -96,9 +105,8 @@ async fn authenticate(
     parts: &Parts,
     form_body: Option<&[u8]>,
     scope: &'static str,
-) -> Result<Principal, AuthError> {
-    let token = auth::extract_token(&parts.headers, &parts.uri, form_body)?;
-    let principal = state.auth.validate(token).await?;
+) -> Result<Principal, Rejection> {
+    let principal = state.auth.authenticate(parts, form_body).await?;
     if let Some(slot) = parts.extensions.get::<LogSub>() {
         let _ = slot.0.set(principal.sub.clone());
     }

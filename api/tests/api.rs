@@ -2,97 +2,21 @@
 //! on another free port, spoken to over HTTP with reqwest.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use appointments_api::{Database, RunningApi, Settings, StartupError};
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
+use support::issuer::{TestIssuer, AUDIENCE};
 use support::{now, sign, Binary, KEY, OTHER_KEY};
 
 mod support;
 
-const AUDIENCE: &str = "appointments:api";
 const ORIGIN: &str = "http://localhost:8080";
-
-// ---------------------------------------------------------------- test issuer
-
-#[derive(Clone)]
-struct IssuerState {
-    issuer: String,
-    keys: Arc<Mutex<Vec<Value>>>,
-    jwks_hits: Arc<AtomicUsize>,
-    discovery: bool,
-}
-
-struct TestIssuer {
-    state: IssuerState,
-}
-
-impl TestIssuer {
-    /// Serves discovery (pointing at `/custom/jwks`) when `discovery`, and the JWKS at
-    /// both `/custom/jwks` and `/.well-known/jwks.json`.
-    async fn start(discovery: bool) -> TestIssuer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = format!("http://{}/", listener.local_addr().unwrap());
-        let state = IssuerState {
-            issuer,
-            keys: Arc::new(Mutex::new(vec![KEY.jwk("key-1")])),
-            jwks_hits: Arc::new(AtomicUsize::new(0)),
-            discovery,
-        };
-        async fn jwks(State(s): State<IssuerState>) -> Json<Value> {
-            s.jwks_hits.fetch_add(1, Ordering::SeqCst);
-            Json(json!({ "keys": s.keys.lock().unwrap().clone() }))
-        }
-        async fn openid(State(s): State<IssuerState>) -> Result<Json<Value>, StatusCode> {
-            if !s.discovery {
-                return Err(StatusCode::NOT_FOUND);
-            }
-            Ok(Json(
-                json!({ "issuer": s.issuer, "jwks_uri": format!("{}custom/jwks", s.issuer) }),
-            ))
-        }
-        let router = Router::new()
-            .route("/.well-known/jwks.json", get(jwks))
-            .route("/custom/jwks", get(jwks))
-            .route("/.well-known/openid-configuration", get(openid))
-            .with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        TestIssuer { state }
-    }
-
-    fn issuer(&self) -> &str {
-        &self.state.issuer
-    }
-
-    fn hits(&self) -> usize {
-        self.state.jwks_hits.load(Ordering::SeqCst)
-    }
-
-    fn claims(&self, sub: &str, scope: &str) -> Value {
-        json!({
-            "iss": self.issuer(),
-            "sub": sub,
-            "aud": [AUDIENCE, format!("{}userinfo", self.issuer())],
-            "iat": now(),
-            "exp": now() + 3600,
-            "scope": scope,
-        })
-    }
-
-    fn token(&self, sub: &str, scope: &str) -> String {
-        sign(&KEY, Some("key-1"), &self.claims(sub, scope))
-    }
-}
 
 // ---------------------------------------------------------------- harness
 
@@ -874,6 +798,11 @@ async fn settings_built_in_code_are_checked_not_panicked_on() {
             "leeway_secs",
         ),
         ("an empty audience", |s| s.audience = " ".into(), "audience"),
+        (
+            "a public URL with a path",
+            |s| s.public_url = Some("https://api.example.com/appointments".into()),
+            "public_url",
+        ),
     ];
     for (name, configure, expected) in cases {
         let mut settings = Settings::new(issuer, AUDIENCE);
@@ -1098,6 +1027,7 @@ fn binary_help_and_bad_flags() {
         "--bind",
         "--allowed-origins",
         "--database",
+        "--public-url",
         "--no-sample-data",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");

@@ -1,34 +1,60 @@
-//! Finding the bearer token of a request (RFC 6750 §2): only the `Authorization`
-//! header is accepted.
+//! Finding the credentials of a request: only the `Authorization` header is accepted
+//! (RFC 6750 §2), with the `Bearer` scheme or the `DPoP` scheme (RFC 9449 §7.1).
 
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, HeaderValue, Uri};
 
-use super::AuthError;
+use super::{AuthError, Rejection, Scheme};
 
-/// Parses one `Authorization` header value as RFC 6750 §2.1 credentials:
-/// `Bearer` (any case), one or more spaces, one b64token.
-pub fn parse_bearer(value: &str) -> Result<&str, AuthError> {
-    let bad = |d: &str| AuthError::InvalidRequest(d.to_string());
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(bad("the Authorization header must use the Bearer scheme"));
-    }
+/// An access token and the scheme it came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    pub scheme: Scheme,
+    pub token: &'a str,
+}
+
+/// Parses one `Authorization` header value: `Bearer` or `DPoP` (any case), one or more
+/// spaces, one b64token (RFC 6750 §2.1; DPoP's token68 is the same set).
+pub fn parse_authorization(value: &str) -> Result<Credentials<'_>, Rejection> {
+    let (scheme_name, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let scheme = if scheme_name.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme_name.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Err(bad_request(
+            Scheme::Bearer,
+            "the Authorization header must use the Bearer or DPoP scheme",
+        ));
+    };
+    let name = match scheme {
+        Scheme::Bearer => "Bearer",
+        Scheme::Dpop => "DPoP",
+    };
     let token = rest.trim_matches(' ');
     if token.is_empty() {
-        return Err(bad("the Authorization header has no token after Bearer"));
+        return Err(bad_request(
+            scheme,
+            &format!("the Authorization header has no token after {name}"),
+        ));
     }
     if token.contains(' ') {
-        return Err(bad(
-            "the Authorization header must hold exactly one token after Bearer",
+        return Err(bad_request(
+            scheme,
+            &format!("the Authorization header must hold exactly one token after {name}"),
         ));
     }
     if !is_b64token(token) {
-        return Err(bad(
-            "the bearer token contains characters not allowed in a b64token",
+        return Err(bad_request(
+            scheme,
+            "the access token contains characters not allowed in a b64token",
         ));
     }
-    Ok(token)
+    Ok(Credentials { scheme, token })
+}
+
+fn bad_request(scheme: Scheme, description: &str) -> Rejection {
+    AuthError::InvalidRequest(description.to_string()).in_scheme(scheme)
 }
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
@@ -56,52 +82,69 @@ pub fn is_form_body(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Finds the request's bearer token. Only the `Authorization` header is accepted:
-/// a token in the query string (never in URLs) or a form body is rejected, as is
-/// a token sent in more than one way. `form_body` is the body when it is
-/// form-encoded (see [`is_form_body`]).
-pub fn extract_token<'a>(
+/// Finds the request's credentials. Only the `Authorization` header is accepted: a token
+/// in the query string (never in URLs) or a form body is rejected, as is a token sent in
+/// more than one way. `form_body` is the body when it is form-encoded (see
+/// [`is_form_body`]).
+pub fn extract_credentials<'a>(
     headers: &'a HeaderMap,
     uri: &Uri,
     form_body: Option<&[u8]>,
-) -> Result<&'a str, AuthError> {
+) -> Result<Credentials<'a>, Rejection> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let header = values.next();
     if values.next().is_some() {
-        return Err(AuthError::InvalidRequest(
-            "the request has more than one Authorization header".into(),
+        return Err(bad_request(
+            Scheme::Bearer,
+            "the request has more than one Authorization header",
         ));
     }
+    // Errors before the header is parsed still answer in the scheme it names.
+    let scheme = header.map_or(Scheme::Bearer, scheme_named);
     let in_query = uri
         .query()
         .is_some_and(|q| has_access_token_param(q.as_bytes()));
     let in_body = form_body.is_some_and(has_access_token_param);
     let ways = usize::from(header.is_some()) + usize::from(in_query) + usize::from(in_body);
     if ways > 1 {
-        return Err(AuthError::InvalidRequest(
-            "the access token was sent in more than one way; use only the Authorization header"
-                .into(),
+        return Err(bad_request(
+            scheme,
+            "the access token was sent in more than one way; use only the Authorization header",
         ));
     }
     if in_query {
-        return Err(AuthError::InvalidRequest(
-            "access tokens are not accepted in the URL; send it in the Authorization header".into(),
+        return Err(bad_request(
+            scheme,
+            "access tokens are not accepted in the URL; send it in the Authorization header",
         ));
     }
     if in_body {
-        return Err(AuthError::InvalidRequest(
+        return Err(bad_request(
+            scheme,
             "access tokens are not accepted in the request body; send it in the Authorization \
-             header"
-                .into(),
+             header",
         ));
     }
     let Some(header) = header else {
-        return Err(AuthError::MissingToken);
+        return Err(AuthError::MissingToken.in_scheme(Scheme::Bearer));
     };
-    let value = header.to_str().map_err(|_| {
-        AuthError::InvalidRequest("the Authorization header is not valid ASCII".into())
-    })?;
-    parse_bearer(value)
+    let value = header
+        .to_str()
+        .map_err(|_| bad_request(scheme, "the Authorization header is not valid ASCII"))?;
+    parse_authorization(value)
+}
+
+fn scheme_named(header: &HeaderValue) -> Scheme {
+    let name = header
+        .as_bytes()
+        .split(|b| *b == b' ')
+        .next()
+        .unwrap_or(b"");
+    if name.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
+        Scheme::Bearer
+    }
 }
 
 #[cfg(test)]
@@ -109,11 +152,21 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    fn token(value: &str) -> Result<(Scheme, &str), AuthError> {
+        parse_authorization(value)
+            .map(|c| (c.scheme, c.token))
+            .map_err(|r| r.error)
+    }
+
     #[test]
-    fn bearer_header_parsing() {
-        assert_eq!(parse_bearer("Bearer abc.DEF-_~+/=="), Ok("abc.DEF-_~+/=="));
-        assert_eq!(parse_bearer("bearer abc"), Ok("abc"));
-        assert_eq!(parse_bearer("BEARER   abc"), Ok("abc"));
+    fn authorization_header_parsing() {
+        let bearer = |t| Ok((Scheme::Bearer, t));
+        let dpop = |t| Ok((Scheme::Dpop, t));
+        assert_eq!(token("Bearer abc.DEF-_~+/=="), bearer("abc.DEF-_~+/=="));
+        assert_eq!(token("bearer abc"), bearer("abc"));
+        assert_eq!(token("BEARER   abc"), bearer("abc"));
+        assert_eq!(token("DPoP abc.def"), dpop("abc.def"));
+        assert_eq!(token("dpop  abc"), dpop("abc"));
         for bad in [
             "Basic dXNlcjpwYXNz",
             "Bearer",
@@ -125,44 +178,62 @@ mod tests {
             "Bearer a=b",
             "Token abc",
             "Bearerabc",
+            "DPoP",
+            "DPoP a b",
+            "DPoPabc",
             "",
         ] {
-            match parse_bearer(bad) {
+            match token(bad) {
                 Err(AuthError::InvalidRequest(_)) => {}
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
+        // The challenge follows the scheme the client named.
+        assert_eq!(
+            parse_authorization("DPoP").unwrap_err().scheme,
+            Scheme::Dpop
+        );
+        assert_eq!(
+            parse_authorization("Basic x").unwrap_err().scheme,
+            Scheme::Bearer
+        );
     }
 
     #[test]
     fn token_sources() {
+        let extract = |headers: &HeaderMap, uri: &Uri, body: Option<&[u8]>| {
+            extract_credentials(headers, uri, body)
+                .map(|c| c.token.to_string())
+                .map_err(|r| r.error)
+        };
         let mut headers = HeaderMap::new();
         let uri: Uri = "/api/appointments".parse().unwrap();
-        assert_eq!(
-            extract_token(&headers, &uri, None),
-            Err(AuthError::MissingToken)
-        );
+        assert_eq!(extract(&headers, &uri, None), Err(AuthError::MissingToken));
 
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        assert_eq!(extract_token(&headers, &uri, None), Ok("abc"));
+        assert_eq!(extract(&headers, &uri, None), Ok("abc".into()));
 
         let with_query: Uri = "/api/appointments?x=1&access_token=abc".parse().unwrap();
         assert!(matches!(
-            extract_token(&headers, &with_query, None),
+            extract(&headers, &with_query, None),
             Err(AuthError::InvalidRequest(d)) if d.contains("more than one way")
         ));
         assert!(matches!(
-            extract_token(&headers, &uri, Some(b"access_token=abc")),
+            extract(&headers, &uri, Some(b"access_token=abc")),
             Err(AuthError::InvalidRequest(d)) if d.contains("more than one way")
         ));
         assert!(matches!(
-            extract_token(&HeaderMap::new(), &with_query, None),
+            extract(&HeaderMap::new(), &with_query, None),
             Err(AuthError::InvalidRequest(d)) if d.contains("URL")
         ));
+        let mut dpop = HeaderMap::new();
+        dpop.insert(AUTHORIZATION, HeaderValue::from_static("DPoP abc"));
+        let rejection = extract_credentials(&dpop, &with_query, None).unwrap_err();
+        assert_eq!(rejection.scheme, Scheme::Dpop);
 
         headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer def"));
         assert!(matches!(
-            extract_token(&headers, &uri, None),
+            extract(&headers, &uri, None),
             Err(AuthError::InvalidRequest(d)) if d.contains("more than one Authorization")
         ));
     }

@@ -1,18 +1,25 @@
-//! Authenticating requests: bearer token extraction (RFC 6750), RS256 JWT validation
-//! against the issuer's JWKS, scope checks and the RFC 6750 error responses.
+//! Authenticating requests: the token as `Bearer` (RFC 6750) or bound to a key with DPoP
+//! (RFC 9449), RS256 JWT validation against the issuer's JWKS, scope checks and the error
+//! responses.
 //!
-//! - `error`: the error responses;
-//! - `header`: finding the token in a request;
+//! - `error`: the error responses and their challenges;
+//! - `header`: finding the token and its scheme in a request;
+//! - `dpop`: the DPoP proof of a request, its URL, the key binding and the replay check;
+//! - [`replay`]: the proofs already used, behind one interface;
 //! - [`discovery`]: which issuer and which keys to trust;
 //! - `jwks`: fetching and caching the keys.
 
 pub mod discovery;
+mod dpop;
 mod error;
 mod header;
 mod jwks;
+pub mod replay;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
+use axum::http::request::Parts;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
@@ -22,9 +29,12 @@ use serde_json::Value;
 
 use crate::config::Settings;
 
-pub use error::AuthError;
-pub use header::{extract_token, is_form_body, parse_bearer};
+pub use self::dpop::DPOP;
+use self::dpop::{check_binding, ProofChecker};
+pub use error::{AuthError, Rejection, Scheme};
+pub use header::{extract_credentials, is_form_body, parse_authorization, Credentials};
 use jwks::{JwksCache, JwksSource};
+use replay::MemoryJtiCache;
 
 /// The realm in every `WWW-Authenticate` challenge.
 pub const REALM: &str = "appointments";
@@ -33,22 +43,34 @@ pub const READ_SCOPE: &str = "read:appointments";
 /// Scope for `POST /api/appointments`.
 pub const CREATE_SCOPE: &str = "create:appointments";
 
-/// Who a valid token speaks for.
+/// What a valid access token says.
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub struct Token {
     /// The token's `sub`.
     pub sub: String,
     /// From `scope` (space-separated) and Auth0's `permissions` array.
     pub scopes: HashSet<String>,
+    /// `cnf.jkt`: the thumbprint of the DPoP key the token is bound to.
+    pub jkt: Option<String>,
+}
+
+/// Who an authenticated request speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The token's `sub`.
+    pub sub: String,
+    pub scopes: HashSet<String>,
+    /// How the token came: errors from here on are answered in that scheme.
+    pub scheme: Scheme,
 }
 
 impl Principal {
     /// 403 unless the token grants `scope`.
-    pub fn require_scope(&self, scope: &'static str) -> Result<(), AuthError> {
+    pub fn require_scope(&self, scope: &'static str) -> Result<(), Rejection> {
         if self.scopes.contains(scope) {
             Ok(())
         } else {
-            Err(AuthError::InsufficientScope { scope })
+            Err(AuthError::InsufficientScope { scope }.in_scheme(self.scheme))
         }
     }
 }
@@ -63,6 +85,8 @@ struct Claims {
     scope: Option<Value>,
     #[serde(default)]
     permissions: Option<Value>,
+    #[serde(default)]
+    cnf: Option<Value>,
 }
 
 /// Validates access tokens: RS256 only, key from the issuer's JWKS, `aud`, `exp`,
@@ -73,6 +97,7 @@ pub struct Authenticator {
     keys: JwksCache,
     validation: Validation,
     audience: String,
+    proofs: ProofChecker,
 }
 
 impl Authenticator {
@@ -98,11 +123,60 @@ impl Authenticator {
             keys: JwksCache::new(source, client, settings.jwks_min_refetch_interval),
             validation,
             audience: settings.audience.clone(),
+            proofs: ProofChecker::new(
+                settings.public_url.clone(),
+                Arc::new(MemoryJtiCache::new(replay::MEMORY_CAPACITY)),
+            ),
         }
     }
 
-    /// Checks a token and returns who it is for (no scope check).
-    pub async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+    /// Authenticates a request by its `Authorization` header (and, for DPoP, its proof);
+    /// no scope check. `form_body` is the body when it is form-encoded.
+    pub async fn authenticate(
+        &self,
+        request: &Parts,
+        form_body: Option<&[u8]>,
+    ) -> Result<Principal, Rejection> {
+        let credentials = extract_credentials(&request.headers, &request.uri, form_body)?;
+        let scheme = credentials.scheme;
+        let token = match scheme {
+            Scheme::Bearer => self.bearer(credentials.token).await,
+            Scheme::Dpop => self.dpop(request, credentials.token).await,
+        }
+        .map_err(|e| e.in_scheme(scheme))?;
+        Ok(Principal {
+            sub: token.sub,
+            scopes: token.scopes,
+            scheme,
+        })
+    }
+
+    async fn bearer(&self, token: &str) -> Result<Token, AuthError> {
+        let token = self.validate(token).await?;
+        if token.jkt.is_some() {
+            // RFC 9449 §7.2: otherwise a stolen bound token would work without its key.
+            return Err(AuthError::InvalidToken(
+                "the access token is bound to a DPoP key: send it as 'Authorization: DPoP \
+                 <token>' with a proof"
+                    .into(),
+            ));
+        }
+        Ok(token)
+    }
+
+    async fn dpop(&self, request: &Parts, token: &str) -> Result<Token, AuthError> {
+        let now = ::dpop::now();
+        let proof = self.proofs.check(request, token, now)?;
+        let token = self.validate(token).await?;
+        check_binding(token.jkt.as_deref(), &proof)?;
+        // Last, so that only proofs made with the key of a valid token take a place in the
+        // bounded cache: a flood of anyone's proofs cannot push real ones out.
+        self.proofs.first_use(&proof, now).await?;
+        Ok(token)
+    }
+
+    /// Checks a token and returns what it says (no scope check, no proof).
+    pub async fn validate(&self, token: &str) -> Result<Token, AuthError> {
         let invalid = |d: &str| AuthError::InvalidToken(d.to_string());
         let mut parts = token.split('.');
         let (Some(header_b64), Some(_), Some(_), None) =
@@ -155,7 +229,20 @@ impl Authenticator {
             Some(Value::String(sub)) if !sub.is_empty() => sub,
             _ => return Err(invalid("the access token's sub is missing or not a string")),
         };
-        Ok(Principal { sub, scopes })
+        let jkt =
+            match claims.cnf {
+                None => None,
+                Some(Value::Object(cnf)) => match cnf.get("jkt") {
+                    Some(Value::String(jkt)) if !jkt.is_empty() => Some(jkt.clone()),
+                    // Bound some other way (mTLS, say): honouring it as bearer would undo the binding.
+                    _ => return Err(invalid(
+                        "the access token's cnf has no jkt: it is bound in a way this API cannot \
+                         check",
+                    )),
+                },
+                Some(_) => return Err(invalid("the access token's cnf claim is not an object")),
+            };
+        Ok(Token { sub, scopes, jkt })
     }
 
     fn describe(&self, kind: &ErrorKind) -> String {

@@ -1,6 +1,9 @@
-//! Shared by the API's integration tests: RSA test keys and token signing.
+//! Shared by the API's integration tests: RSA test keys and token signing, the binary,
+//! and a test issuer ([`issuer`]).
 
 #![allow(dead_code)] // each test binary uses part of it
+
+pub mod issuer;
 
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
