@@ -196,10 +196,10 @@ pub fn check(
         .ok_or(ProofError::IssuedAt(
             "is missing or not a number of seconds",
         ))?;
-    if iat + rules.max_age_secs < request.now {
+    if iat.saturating_add(rules.max_age_secs) < request.now {
         return Err(ProofError::IssuedAt("is too old"));
     }
-    if iat > request.now + rules.max_future_secs {
+    if iat > request.now.saturating_add(rules.max_future_secs) {
         return Err(ProofError::IssuedAt("is in the future"));
     }
     if let Some(token) = request.access_token {

@@ -235,3 +235,21 @@ fn the_replay_cache_refuses_a_second_use_and_stays_bounded() {
     }
     assert!(cache.len() <= 3, "bounded: {}", cache.len());
 }
+
+#[test]
+fn an_iat_at_the_end_of_time_is_refused_not_overflowed() {
+    // A hostile iat near u64::MAX once overflowed `iat + max_age_secs`: a panic in debug
+    // builds, a wrapped sum (reported as "too old") in release.
+    let signer = Signer::generate();
+    for iat in [u64::MAX, u64::MAX - 100] {
+        let proof = signer.sign(
+            &header(&signer),
+            &json!({ "htm": "GET", "htu": URL, "iat": iat, "jti": "end" }),
+        );
+        assert_eq!(
+            check(&proof, &request(None), &Rules::default()),
+            Err(ProofError::IssuedAt("is in the future")),
+            "{iat}"
+        );
+    }
+}
