@@ -146,6 +146,59 @@ async fn binary_fault_injection_endpoint_only_with_the_flag() {
     assert!(help.contains("/test/next-fault"), "{help}");
 }
 
+#[tokio::test]
+async fn binary_requires_a_dpop_nonce_only_with_the_flag() {
+    let http = reqwest::Client::new();
+    let signer = dpop::Signer::generate();
+    // The issuer the banner names (localhost), which the proof's htu must use.
+    let issuer = |banner: &str| {
+        banner
+            .split("(issuer ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .expect("the banner names the issuer")
+            .to_string()
+    };
+    // A refresh with a made-up token: the proof is checked first.
+    let post = |base: String, issuer: String| {
+        let proof = signer.proof(
+            "POST",
+            &format!("{issuer}oauth/token"),
+            dpop::now(),
+            None,
+            None,
+        );
+        http.post(format!("{base}oauth/token"))
+            .header("dpop", proof)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "made-up"),
+                ("client_id", CLIENT),
+            ])
+            .send()
+    };
+    let (child, base, banner) = spawn_bin(&["--bind", "127.0.0.1:0"]);
+    assert!(banner.contains("DPoP"), "{banner}");
+    assert!(!banner.contains("nonce required"), "{banner}");
+    let resp = post(base, issuer(&banner)).await.unwrap();
+    assert_eq!(resp.status(), 403, "the proof passed; the token did not");
+    assert!(resp.headers().get("dpop-nonce").is_none());
+    drop(child);
+
+    let (child, base, banner) = spawn_bin(&["--bind", "127.0.0.1:0", "--require-dpop-nonce"]);
+    assert!(banner.contains("nonce required"), "{banner}");
+    let resp = post(base, issuer(&banner)).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().contains_key("dpop-nonce"));
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error"], "use_dpop_nonce");
+    drop(child);
+
+    let (code, stderr) = run_bin(&["--require-dpop-nonce=yes"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--require-dpop-nonce"), "{stderr}");
+}
+
 /// Kills the spawned binary even when an assertion fails.
 struct KillOnDrop(std::process::Child);
 
@@ -251,6 +304,7 @@ fn bad_flags_exit_2_naming_the_flag() {
         "--refresh-token-lifetime",
         "--refresh-token-idle",
         "--code-lifetime",
+        "--require-dpop-nonce",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
