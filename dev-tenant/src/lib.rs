@@ -33,6 +33,11 @@
 //! For clients' negative tests, [`faults`] breaks the next authorization response on
 //! purpose ([`Settings::faults`], or `POST /test/next-fault` with
 //! `--enable-fault-injection`).
+//!
+//! DPoP (RFC 9449): `/oauth/token` binds tokens to the key of a `DPoP` proof, `/authorize`
+//! takes `dpop_jkt`, and `/userinfo` takes DPoP-bound tokens with proofs (see [`oauth`],
+//! [`userinfo`], [`dpop`]). To exercise the client's nonce retry, set
+//! [`Settings::require_dpop_nonce`] (binary flag `--require-dpop-nonce`).
 
 pub mod authorize;
 pub mod avatars;

@@ -16,7 +16,7 @@
 //! **DPoP** (RFC 9449 §5): every client of this tenant is public, so a refresh token
 //! issued in answer to a token request with a valid DPoP proof is bound to the proof's key
 //! (the family records its thumbprint). Using a bound token needs a proof by the same key;
-//! without one, or with another key, it is refused ([`Refused::Binding`]) and stays usable
+//! without one, or with another key, it is refused (`invalid_grant`) and stays usable
 //! by its holder: a token presented by someone without the key revokes nothing. Rotation
 //! keeps the binding. A family that started unbound becomes bound by its first refresh
 //! with a proof (that answer's refresh token was issued for a proof too).
