@@ -311,6 +311,16 @@ async fn dpop_requests_are_checked_rule_by_rule() {
             BAD_PROOF,
         ),
         (
+            "iat at the end of time",
+            env.dpop(
+                env.get(),
+                &token,
+                &env.key
+                    .proof("GET", &env.url(), u64::MAX, Some(&token), None),
+            ),
+            BAD_PROOF,
+        ),
+        (
             "ath of another token",
             env.dpop(env.get(), &token, &env.proof("GET", &unbound)),
             BAD_PROOF,
