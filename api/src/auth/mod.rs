@@ -170,7 +170,7 @@ impl Authenticator {
         let token = self.validate(token).await?;
         check_binding(token.jkt.as_deref(), &proof)?;
         // Last, so that only proofs made with the key of a valid token take a place in the
-        // bounded cache: a flood of anyone's proofs cannot push real ones out.
+        // bounded cache: a flood of proofs without one cannot push real ones out.
         self.proofs.first_use(&proof, now).await?;
         Ok(token)
     }
@@ -229,19 +229,7 @@ impl Authenticator {
             Some(Value::String(sub)) if !sub.is_empty() => sub,
             _ => return Err(invalid("the access token's sub is missing or not a string")),
         };
-        let jkt =
-            match claims.cnf {
-                None => None,
-                Some(Value::Object(cnf)) => match cnf.get("jkt") {
-                    Some(Value::String(jkt)) if !jkt.is_empty() => Some(jkt.clone()),
-                    // Bound some other way (mTLS, say): honouring it as bearer would undo the binding.
-                    _ => return Err(invalid(
-                        "the access token's cnf has no jkt: it is bound in a way this API cannot \
-                         check",
-                    )),
-                },
-                Some(_) => return Err(invalid("the access token's cnf claim is not an object")),
-            };
+        let jkt = bound_key(claims.cnf)?;
         Ok(Token { sub, scopes, jkt })
     }
 
@@ -275,5 +263,22 @@ impl Authenticator {
                 "the access token could not be verified".into()
             }
         }
+    }
+}
+
+/// `cnf.jkt`, the thumbprint of the DPoP key a token is bound to. A `cnf` without it binds
+/// the token some other way (mTLS, say) that this API cannot check: honouring such a token
+/// as bearer would undo its binding, so it is refused.
+fn bound_key(cnf: Option<Value>) -> Result<Option<String>, AuthError> {
+    let invalid = |d: &str| AuthError::InvalidToken(d.to_string());
+    match cnf {
+        None => Ok(None),
+        Some(Value::Object(cnf)) => match cnf.get("jkt") {
+            Some(Value::String(jkt)) if !jkt.is_empty() => Ok(Some(jkt.clone())),
+            _ => Err(invalid(
+                "the access token's cnf has no jkt: it is bound in a way this API cannot check",
+            )),
+        },
+        Some(_) => Err(invalid("the access token's cnf claim is not an object")),
     }
 }
