@@ -42,6 +42,15 @@ pub struct Stack {
     driver: Driver,
 }
 
+/// How the dev tenant of a [`Stack`] differs from its demo settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantOptions {
+    /// Seconds the tokens live, instead of the demo's hours.
+    pub token_lifetime: Option<u64>,
+    /// `--require-dpop-nonce`: every DPoP proof must carry the tenant's nonce.
+    pub require_dpop_nonce: bool,
+}
+
 /// dev-tenant and appointments-api, each on a free port, for an SPA at `spa` (an origin)
 /// whose `public_url` is `site` (an absolute URL ending in `/`).
 struct Servers {
@@ -52,7 +61,7 @@ struct Servers {
 }
 
 impl Servers {
-    async fn start(spa: &str, site: &str, token_lifetime: Option<u64>) -> Servers {
+    async fn start(spa: &str, site: &str, tenant_options: TenantOptions) -> Servers {
         let tenant_listener = bind().await;
         let tenant = origin(&tenant_listener);
         let issuer = format!("{tenant}/");
@@ -63,7 +72,8 @@ impl Servers {
             client.logout_urls.push(site.to_string());
             client.web_origins.push(spa.to_string());
         }
-        if let Some(seconds) = token_lifetime {
+        settings.require_dpop_nonce = tenant_options.require_dpop_nonce;
+        if let Some(seconds) = tenant_options.token_lifetime {
             settings.token_lifetime = seconds;
         }
         let faults = settings.faults.clone();
@@ -143,7 +153,19 @@ impl Stack {
         edit: impl Fn(&str, Value) -> Value,
         token_lifetime: Option<u64>,
     ) -> Stack {
-        Self::start_serving_the_spa_at("127.0.0.1", edit, token_lifetime).await
+        let options = TenantOptions {
+            token_lifetime,
+            ..TenantOptions::default()
+        };
+        Self::start_serving_the_spa_at("127.0.0.1", edit, options).await
+    }
+
+    /// As [`Stack::start_with`], with the dev tenant set up as `options` say.
+    pub async fn start_with_tenant(
+        edit: impl Fn(Value) -> Value + Send + Sync + 'static,
+        options: TenantOptions,
+    ) -> Stack {
+        Self::start_serving_the_spa_at("127.0.0.1", move |_, config| edit(config), options).await
     }
 
     /// As [`Stack::start_custom`], with the app and the tenant on different sites, as an
@@ -157,8 +179,11 @@ impl Stack {
         edit: impl Fn(Value) -> Value + Send + Sync + 'static,
         token_lifetime: Option<u64>,
     ) -> Stack {
-        Self::start_serving_the_spa_at("localhost", move |_, config| edit(config), token_lifetime)
-            .await
+        let options = TenantOptions {
+            token_lifetime,
+            ..TenantOptions::default()
+        };
+        Self::start_serving_the_spa_at("localhost", move |_, config| edit(config), options).await
     }
 
     /// The SPA at `http://<host>:<port>` (`host` names the loopback interface the listener
@@ -166,12 +191,12 @@ impl Stack {
     async fn start_serving_the_spa_at(
         host: &str,
         edit: impl Fn(&str, Value) -> Value,
-        token_lifetime: Option<u64>,
+        options: TenantOptions,
     ) -> Stack {
         let spa_listener = bind().await;
         let port = spa_listener.local_addr().expect("bound").port();
         let spa = format!("http://{host}:{port}");
-        let servers = Servers::start(&spa, &format!("{spa}/"), token_lifetime).await;
+        let servers = Servers::start(&spa, &format!("{spa}/"), options).await;
         let config = edit(&spa, servers.config());
         let dist = dist_dir();
         let index = dist.join("index.html");
@@ -673,9 +698,11 @@ pub async fn sign_in_at_tenant(
     (user, password): (&str, &str),
     consent: &str,
 ) {
+    // Until the app has left for the tenant (with DPoP it makes a key first), the page is
+    // still the app's, with its sign-in button: that is not the tenant sending it back.
     wait_until("the tenant's login or consent page, or the app", || async {
         let url = browser.current_url_string().await;
-        url.starts_with(&stack.spa)
+        (url.starts_with(&stack.spa) && browser.find(Locator::Css("#sign-in")).await.is_err())
             || (url.starts_with(&stack.tenant)
                 && (browser.find(Locator::Css("#username")).await.is_ok()
                     || browser
@@ -884,7 +911,12 @@ impl Stack {
     /// returned `config.json` next to the served `index.html`.
     pub async fn start_for_static_site(spa: &str, public_url: &str) -> (Stack, Value) {
         let spa = spa.trim_end_matches('/').to_string();
-        let servers = Servers::start(&spa, &format!("{spa}{public_url}"), None).await;
+        let servers = Servers::start(
+            &spa,
+            &format!("{spa}{public_url}"),
+            TenantOptions::default(),
+        )
+        .await;
         let config = servers.config();
         let stack = servers.into_stack(spa).await;
         (stack, config)
