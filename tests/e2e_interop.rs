@@ -751,6 +751,91 @@ async fn in_the_code_flow_short_lived_tokens_are_renewed_by_rotating_refresh_tok
     browser.close().await.expect("close");
 }
 
+/// DPoP against the provider: it binds the tokens to the browser's key (`token_type: DPoP`,
+/// `cnf.jkt` in its JWT access tokens, which our API then demands proofs for) and requires a
+/// nonce in every proof, so each first token request is answered `use_dpop_nonce` and the
+/// app's one retry with the provider's `DPoP-Nonce` must succeed.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_dpop_the_provider_binds_the_tokens_and_its_nonces_are_answered() {
+    let interop = Interop::start_dpop().await;
+    let discovery = interop.discovery().await;
+    assert!(
+        discovery["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|algs| algs.contains(&json!("ES256"))),
+        "{discovery}"
+    );
+    let browser = interop.browser_with_console_log().await;
+    sign_in_from_the_list(&interop, &browser).await;
+    wait_or_explain(&interop, &browser, "the list is shown", || async {
+        browser
+            .find(Locator::Css("#appointments-list"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let list = text_of(&browser, "#appointments-list").await;
+    assert!(list.contains("Dental check-up"), "{list}");
+    assert_eq!(
+        token_requests(&browser, &interop).await.len(),
+        2,
+        "the exchange, refused for want of a nonce, then retried with it"
+    );
+    let session = stored(&browser).await.expect("a stored session");
+    let token = session["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_string();
+    let at_claims = jwt_part(&browser, &token, 1).await;
+    let jkt = at_claims["cnf"]["jkt"]
+        .as_str()
+        .unwrap_or_else(|| panic!("bound by the provider: {at_claims}"))
+        .to_string();
+
+    // Our API takes the provider's bound token only with this browser's proofs.
+    let url = format!("{}/api/appointments", interop.api);
+    let as_bearer = reqwest::Client::new()
+        .get(&url)
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(as_bearer.status().as_u16(), 401);
+
+    // Renewal: a refresh with a proof (and the nonce it has), bound to the same key.
+    click(&browser, "nav a[href='/tokens']").await;
+    let binding = text_of(&browser, "#token-binding").await;
+    assert!(binding.contains(&jkt), "{binding}");
+    assert!(binding.contains("this browser's key"), "{binding}");
+    click(&browser, "#renew-now").await;
+    wait_or_explain(&interop, &browser, "the session was refreshed", || async {
+        stored(&browser)
+            .await
+            .is_some_and(|s| s["access_token"] != json!(token))
+    })
+    .await;
+    assert!(
+        browser.find(Locator::Css("#renewal-failed")).await.is_err(),
+        "renewal failed: {}",
+        page_text(&browser).await
+    );
+    let renewed = stored(&browser).await.expect("the renewed session");
+    let renewed_claims = jwt_part(
+        &browser,
+        renewed["access_token"].as_str().expect("an access token"),
+        1,
+    )
+    .await;
+    assert_eq!(renewed_claims["cnf"]["jkt"], json!(jkt), "{renewed_claims}");
+    let requests = interop.api_requests.load(Ordering::SeqCst);
+    click(&browser, "nav a[href='/appointments']").await;
+    let list = text_of(&browser, "#appointments-list").await;
+    assert!(list.contains("Dental check-up"), "{list}");
+    assert!(interop.api_requests.load(Ordering::SeqCst) > requests);
+    assert_no_csp_violation(&interop, &browser).await;
+    browser.close().await.expect("close");
+}
+
 /// The requests this document made (Resource Timing) whose URL, without its query, is
 /// `endpoint`: a hidden iframe's navigation counts as one.
 async fn requests_to_endpoint(browser: &Client, endpoint: &str) -> Vec<String> {

@@ -18,8 +18,9 @@
 // and the authorization code flow with PKCE (S256, which node-oidc-provider requires of
 // public clients), refresh tokens rotated at each use, revoked at `revocation_endpoint`.
 // Token endpoint errors and revocations are written to stderr, for a failing test to show.
+// DPoP (RFC 9449) is on, with server nonces required of every proof.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
@@ -125,6 +126,14 @@ const configuration = {
     // RFC 7009 at `/token/revocation`; revoking a refresh token revokes its whole grant.
     revocation: { enabled: true },
     userinfo: { enabled: true },
+    // RFC 9449. Tokens are bound only when a request carries a proof (the app's `dpop: true`);
+    // a proof must then carry a nonce the provider issued, so the app's `use_dpop_nonce`
+    // retry is exercised against an implementation it did not write.
+    dPoP: {
+      enabled: true,
+      nonceSecret: randomBytes(32),
+      requireNonce: () => true,
+    },
     resourceIndicators: {
       enabled: true,
       // At /auth: the `audience` parameter. At the token endpoint (`oneOf`, the code's or

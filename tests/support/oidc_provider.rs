@@ -36,6 +36,8 @@ pub enum Flow {
     Implicit,
     /// `response_type` `code` (PKCE) with `offline_access`: renewed with refresh tokens.
     Code,
+    /// As `Code`, with `dpop: true`.
+    Dpop,
 }
 
 /// The app's scope in the code flow: `offline_access` asks for a refresh token.
@@ -72,6 +74,12 @@ impl Interop {
         Self::launch(Flow::Code, token_lifetime, true).await
     }
 
+    /// As [`Interop::start_code_flow`], with DPoP (`dpop: true`): the provider binds the
+    /// tokens to the browser's key and demands a nonce in every proof.
+    pub async fn start_dpop() -> Interop {
+        Self::launch(Flow::Dpop, None, true).await
+    }
+
     /// The provider, the static SPA and chromedriver, without appointments-api (whose
     /// `api_base_url` then points nowhere): for checking the provider's side alone.
     pub async fn start_without_api() -> Interop {
@@ -100,9 +108,12 @@ impl Interop {
             "api_base_url": api,
             "scope": "openid profile email read:appointments create:appointments",
         });
-        if flow == Flow::Code {
+        if matches!(flow, Flow::Code | Flow::Dpop) {
             config["response_type"] = "code".into();
             config["scope"] = CODE_FLOW_SCOPE.into();
+        }
+        if flow == Flow::Dpop {
+            config["dpop"] = true.into();
         }
         let dist = dist_dir();
         let index = dist.join("index.html");
@@ -347,7 +358,8 @@ pub async fn sign_in_at_provider(browser: &Client, interop: &Interop, user: &str
             "the provider's login or consent page, or the app",
             || async {
                 let url = browser.current_url_string().await;
-                at_app(&url)
+                // The app still on its sign-in page (making its DPoP key) has not left yet.
+                (at_app(&url) && browser.find(Locator::Css("#sign-in")).await.is_err())
                     || (url.starts_with(&provider)
                         && (browser
                             .find(Locator::Css("input[name=login]"))
