@@ -1,6 +1,7 @@
 //! `cargo xtask bench` runs this (a benchmark: it reports, it does not pass or fail):
-//! first-load timings in headless Chromium, and the appointments API under load with wrk.
-//! It writes its results as JSON to `$BENCH_REPORT`.
+//! first-load timings in headless Chromium, and the appointments API under load: with wrk
+//! and a Bearer token, then with the bench's own load client, Bearer and DPoP (a fresh
+//! proof signed for every request). It writes its results as JSON to `$BENCH_REPORT`.
 
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "../tests/support/mod.rs"]
@@ -19,11 +20,17 @@ fn main() {}
 mod host {
 
     use std::process::Command;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     use super::support::{answer_tenant, callback_url, find, Stack, ALICE};
     use serde_json::{json, Value};
 
     const LOADS: usize = 20;
+    /// The API load runs: this many connections, each sending one request after another,
+    /// for this long (wrk's `-c64 -d20s`).
+    const CONNECTIONS: usize = 64;
+    const DURATION: Duration = Duration::from_secs(20);
 
     #[tokio::main]
     pub async fn main() {
@@ -61,12 +68,13 @@ mod host {
         })
         .await;
 
-        let api = load_test(&stack).await;
+        let (api, api_schemes) = load_test(&stack).await;
         let report = json!({
             "loads": loads,
             "sign_in_ready_ms": summary(&sign_in_ready),
             "callback_to_list_ms": summary(&callback_to_list),
             "api": api,
+            "api_schemes": api_schemes,
         });
         if let Some(dir) = std::path::Path::new(&report_path).parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -118,9 +126,12 @@ mod host {
         json!({ "median": median, "worst": sorted.last().copied().unwrap_or(0.0), "samples": sorted })
     }
 
-    /// `GET /api/appointments` with a valid token, 64 connections for 20 s, with wrk.
-    async fn load_test(stack: &Stack) -> Value {
+    /// `GET /api/appointments` under load: with wrk and a Bearer token; then with the
+    /// bench's own client, Bearer and DPoP, so that those two compare.
+    async fn load_test(stack: &Stack) -> (Value, Value) {
         let token = access_token(stack).await;
+        let key = Arc::new(dpop::Signer::generate());
+        let bound = bound_access_token(stack, &key).await;
         // A production-like API: a SQLite file in WAL mode, its own process-wide state.
         let dir = std::env::temp_dir().join(format!("appointments-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temp dir");
@@ -131,6 +142,32 @@ mod host {
             .await
             .expect("the API starts");
         let url = format!("{}/api/appointments", api.base_url());
+        let wrk = wrk(&url, &token).await;
+
+        let bearer: Credentials = Arc::new(move || (format!("Bearer {token}"), None));
+        let proof_url = url.clone();
+        let with_proof: Credentials = Arc::new(move || {
+            let proof = key.proof("GET", &proof_url, dpop::now(), Some(&bound), None);
+            (format!("DPoP {bound}"), Some(proof))
+        });
+        let bearer_figures = load(&url, bearer).await;
+        let dpop_figures = load(&url, with_proof.clone()).await;
+        let schemes = json!({
+            "tool": format!(
+                "the bench's own client (reqwest in a 2-thread runtime of its own), {CONNECTIONS} \
+                 connections for {} s; DPoP signs a fresh ES256 proof before each request",
+                DURATION.as_secs()
+            ),
+            "bearer": bearer_figures,
+            "dpop": dpop_figures,
+            "proof_signing_us": signing_cost(&with_proof),
+        });
+        (wrk, schemes)
+    }
+
+    /// 64 connections for 20 s with wrk (`-t2`), one Bearer token.
+    async fn wrk(url: &str, token: &str) -> Value {
+        let (url, token) = (url.to_string(), token.to_string());
         let output = tokio::task::spawn_blocking(move || {
             Command::new("wrk")
                 .args(["-t2", "-c64", "-d20s", "--latency", "-H"])
@@ -158,6 +195,179 @@ mod host {
             "socket_errors": field("Socket errors:"),
             "raw": text,
         })
+    }
+
+    /// What a request carries: the `Authorization` value and, for DPoP, the proof.
+    type Credentials = Arc<dyn Fn() -> (String, Option<String>) + Send + Sync>;
+
+    /// `GET url` from [`CONNECTIONS`] connections for [`DURATION`], each request with fresh
+    /// `credentials()`, made before its latency clock starts (their cost is in the client's
+    /// CPU share, and apart in [`signing_cost`]). The client runs in a runtime of its
+    /// own, as wrk is a process of its own, so that it does not queue behind the API's tasks.
+    async fn load(url: &str, credentials: Credentials) -> Value {
+        let url = url.to_string();
+        let (authorization, proof) = credentials();
+        let first = send(&reqwest::Client::new(), &url, authorization, proof)
+            .await
+            .expect("a request");
+        assert!(first, "{url} refuses the load client's credentials");
+        let runs = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("the load client's runtime");
+            runtime.block_on(async move {
+                let started = Instant::now();
+                let deadline = started + DURATION;
+                let workers: Vec<_> = (0..CONNECTIONS)
+                    .map(|_| tokio::spawn(connection(url.clone(), credentials.clone(), deadline)))
+                    .collect();
+                let mut runs = Vec::new();
+                for worker in workers {
+                    runs.push(worker.await.expect("a load worker"));
+                }
+                (runs, started.elapsed())
+            })
+        })
+        .await
+        .expect("the load client");
+        let (runs, elapsed) = runs;
+        let mut latencies: Vec<Duration> = Vec::new();
+        let (mut non_2xx, mut errors) = (0u64, 0u64);
+        for run in runs {
+            latencies.extend(run.latencies);
+            non_2xx += run.non_2xx;
+            errors += run.errors;
+        }
+        latencies.sort();
+        let percentile = |p: f64| {
+            let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+            latencies.get(index).map(|d| d.as_secs_f64() * 1000.0)
+        };
+        json!({
+            "requests": latencies.len(),
+            "requests_per_second": latencies.len() as f64 / elapsed.as_secs_f64(),
+            "p50_ms": percentile(0.50),
+            "p99_ms": percentile(0.99),
+            "non_2xx": non_2xx,
+            "errors": errors,
+        })
+    }
+
+    struct Run {
+        latencies: Vec<Duration>,
+        non_2xx: u64,
+        errors: u64,
+    }
+
+    /// One connection's requests, one after another, until `deadline`.
+    async fn connection(url: String, credentials: Credentials, deadline: Instant) -> Run {
+        // A client of its own keeps each worker on one keep-alive connection, as wrk's.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .expect("an HTTP client");
+        let mut run = Run {
+            latencies: Vec::new(),
+            non_2xx: 0,
+            errors: 0,
+        };
+        while Instant::now() < deadline {
+            let (authorization, proof) = credentials();
+            let started = Instant::now();
+            match send(&http, &url, authorization, proof).await {
+                Ok(ok) => {
+                    run.latencies.push(started.elapsed());
+                    run.non_2xx += u64::from(!ok);
+                }
+                Err(_) => run.errors += 1,
+            }
+        }
+        run
+    }
+
+    /// One `GET`, read to the end; whether it answered 2xx.
+    async fn send(
+        http: &reqwest::Client,
+        url: &str,
+        authorization: String,
+        proof: Option<String>,
+    ) -> reqwest::Result<bool> {
+        let mut request = http.get(url).header("authorization", authorization);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        let response = request.send().await?;
+        let ok = response.status().is_success();
+        response.bytes().await?;
+        Ok(ok)
+    }
+
+    /// Microseconds the load client takes to make one request's credentials (for DPoP, to
+    /// sign a proof), on one thread.
+    fn signing_cost(credentials: &Credentials) -> f64 {
+        const N: u32 = 2000;
+        let started = Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(credentials());
+        }
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(N)
+    }
+
+    /// A DPoP-bound access token for Alice, as the SPA gets one with `dpop: true`: the code
+    /// flow with PKCE, `dpop_jkt` at `/authorize` and the code exchanged with a proof of `key`.
+    async fn bound_access_token(stack: &Stack, key: &dpop::Signer) -> String {
+        let verifier = "bench-pkce-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+        // S256 is base64url(SHA-256(verifier)): the same sum as a proof's `ath`.
+        let challenge = dpop::ath(verifier);
+        let redirect_uri = format!("{}/callback", stack.spa);
+        let mut authorize = url::Url::parse(&format!("{}/authorize", stack.tenant)).expect("url");
+        authorize.query_pairs_mut().extend_pairs([
+            ("client_id", "appointments-spa"),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("response_type", "code"),
+            ("audience", "appointments:api"),
+            ("scope", "read:appointments"),
+            ("state", "bench"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("dpop_jkt", key.jkt().as_str()),
+        ]);
+        let location = answer_tenant(stack, authorize.as_str(), ALICE).await;
+        let code = url::Url::parse(&location)
+            .ok()
+            .and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .unwrap_or_else(|| panic!("no code in the redirect {location}"));
+        let token_endpoint = format!("{}/oauth/token", stack.tenant);
+        let response: Value = reqwest::Client::new()
+            .post(&token_endpoint)
+            .header(
+                "dpop",
+                key.proof("POST", &token_endpoint, dpop::now(), None, None),
+            )
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "appointments-spa"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect_uri.as_str()),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .expect("the token endpoint")
+            .json()
+            .await
+            .expect("a JSON answer");
+        assert_eq!(response["token_type"], "DPoP", "{response}");
+        response["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_string()
     }
 
     /// An access token from the tenant's real pages, driven over HTTP.
