@@ -6,7 +6,9 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::code_flow::{refresh_outside, requests_to, stored, stored_refresh_token};
+use support::code_flow::{
+    inserted_iframes, refresh_outside, requests_to, stored, stored_refresh_token, watch_for_iframes,
+};
 use support::{
     assert_signed_out_at, click, fill_form, sign_in_to, sign_in_to_list, text_of, wait_until,
     Stack, TenantOptions, ALICE,
@@ -261,5 +263,93 @@ async fn a_tenant_demanding_nonces_gets_one_retry_per_demand() {
     click(&browser, "a[href='/profile']").await;
     let userinfo = text_of(&browser, "#profile-userinfo").await;
     assert!(userinfo.contains("alice@example.com"), "{userinfo}");
+    browser.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_refresh_token_the_iframe_renewal_binds_to_the_same_key() {
+    let without_offline_access = dpop_config("session");
+    let stack = Stack::start_custom(
+        move |config| {
+            let mut config = without_offline_access(config);
+            config["scope"] = "openid profile email read:appointments".into();
+            config
+        },
+        Some(5),
+    )
+    .await;
+    let browser = stack.browser().await;
+    sign_in_to(&browser, &stack, ALICE, "/tokens", "#access-token-claims").await;
+    let first = stored(&browser).await.expect("a session");
+    assert!(
+        first["refresh_token"].is_null(),
+        "no offline_access, no refresh token"
+    );
+    let token = first["access_token"].clone();
+    let jkt = claims(&browser, token.as_str().expect("a token")).await["cnf"]["jkt"].clone();
+    assert!(jkt.is_string(), "bound at sign-in");
+    watch_for_iframes(&browser).await;
+
+    wait_until("a renewal in the hidden iframe", || async {
+        stored(&browser)
+            .await
+            .is_some_and(|s| s["access_token"] != token)
+    })
+    .await;
+    let frames = inserted_iframes(&browser).await;
+    assert!(
+        frames
+            .iter()
+            .any(|src| src.contains("prompt=none") && src.contains("dpop_jkt=")),
+        "{frames:?}"
+    );
+    let renewed = stored(&browser).await.expect("the renewed session");
+    assert_eq!(renewed["dpop_key_id"], first["dpop_key_id"]);
+    let renewed_jkt = claims(&browser, renewed["access_token"].as_str().expect("a token")).await
+        ["cnf"]["jkt"]
+        .clone();
+    assert_eq!(renewed_jkt, jkt, "the same key");
+    click(&browser, "a[href='/appointments']").await;
+    text_of(&browser, "#appointments-list").await;
+    browser.close().await.expect("close");
+}
+
+/// With `session` storage each tab's sign-in has its own key, named by that sign-in: a
+/// logout deletes its own only. (Tabs of the same tenant session sign out together, so the
+/// second tab here signs in after the tenant session ended: a session of its own.)
+#[tokio::test(flavor = "multi_thread")]
+async fn with_session_storage_one_tabs_logout_keeps_another_tabs_key() {
+    let stack = Stack::start_with(dpop_config("session")).await;
+    let browser = stack.browser().await;
+    sign_in_to_list(&browser, &stack, ALICE, "/appointments").await;
+    let first_key = key_id(&stored(&browser).await.expect("a session"));
+
+    let first_tab = support::open_another_tab(&browser).await;
+    support::end_tenant_session(&browser, &stack).await;
+    sign_in_to_list(&browser, &stack, ALICE, "/appointments").await;
+    let second_key = key_id(&stored(&browser).await.expect("a session"));
+    assert_ne!(first_key, second_key);
+    let second_tab = browser.window().await.expect("this tab");
+
+    browser
+        .switch_to_window(first_tab)
+        .await
+        .expect("first tab");
+    click(&browser, "#sign-out").await;
+    browser
+        .switch_to_window(second_tab)
+        .await
+        .expect("second tab");
+    wait_until("the first tab's key is deleted", || async {
+        stored_key(&browser, &first_key).await == json!({ "present": false })
+    })
+    .await;
+    assert_eq!(
+        stored_key(&browser, &second_key).await["present"],
+        json!(true),
+        "the other tab's key stays"
+    );
+    browser.refresh().await.expect("reload the second tab");
+    text_of(&browser, "#appointments-list").await;
     browser.close().await.expect("close");
 }
