@@ -179,7 +179,7 @@ fn test() -> Result<()> {
         .env("SPA_DIST_DIR", &e2e_dist)
         .env("SPA_SUBPATH_DIST_DIR", &e2e_subpath_dist))?;
 
-    // The sign-in, session, code-flow and cross-site end-to-end tests again, in headless
+    // The sign-in, session, code-flow, cross-site, tabs and DPoP end-to-end tests again, in headless
     // Firefox ESR, with the check of the browser's pinned cookie settings (tests/support
     // reads E2E_BROWSER; everything else runs in Chromium only).
     run(tools
@@ -200,6 +200,8 @@ fn test() -> Result<()> {
             "e2e_cross_site",
             "--test",
             "e2e_tabs",
+            "--test",
+            "e2e_dpop",
         ])
         .env("SPA_DIST_DIR", &e2e_dist)
         .env("E2E_BROWSER", "firefox"))?;
