@@ -119,6 +119,8 @@ async fn a_valid_fragment_becomes_the_session_and_leaves_the_address_bar() {
         nonce: Some("nonce-1".into()),
         response_type: ResponseType::IdTokenToken,
         code_verifier: None,
+        dpop_key_id: None,
+        dpop_key_is_new: false,
         return_to: "/appointments".into(),
         created_at: js_sys::Date::now(),
     };

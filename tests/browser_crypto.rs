@@ -102,3 +102,44 @@ async fn a_malformed_key_is_an_error_not_a_panic() {
     };
     assert!(crypto::import_rs256_key(&key).await.is_err());
 }
+
+/// The DPoP key: made non-extractable, kept in IndexedDB as it is, still signing after the
+/// round trip, and gone once deleted.
+#[wasm_bindgen_test]
+async fn the_dpop_key_is_not_extractable_and_survives_indexeddb() {
+    use appointments_spa::browser::keystore::{self, StoredKey};
+    let (private, public) = crypto::generate_es256_key_pair()
+        .await
+        .expect("a P-256 key pair");
+    assert!(
+        !private.extractable(),
+        "the private half cannot be exported"
+    );
+    let (x, y) = crypto::public_key_coordinates(&public)
+        .await
+        .expect("the public half exports");
+    assert_eq!(base64url::decode(&x).map(|b| b.len()), Some(32));
+    assert_eq!(base64url::decode(&y).map(|b| b.len()), Some(32));
+
+    let id = "component-test-key";
+    keystore::put(
+        id,
+        &StoredKey {
+            private,
+            x: x.clone(),
+            y,
+        },
+    )
+    .await
+    .expect("stored");
+    let again = keystore::get(id).await.expect("readable").expect("present");
+    assert_eq!(again.x, x);
+    assert!(!again.private.extractable());
+    let signature = crypto::sign_es256(&again.private, b"header.claims")
+        .await
+        .expect("the stored key signs");
+    assert_eq!(signature.len(), 64, "ES256's raw r || s");
+
+    keystore::delete(id).await.expect("deleted");
+    assert!(keystore::get(id).await.expect("readable").is_none());
+}

@@ -68,7 +68,7 @@ pub fn run() -> Result<()> {
     let log = fs::File::create(out.join("bench-servers.log"))
         .map_err(|e| format!("cannot create the log: {e}"))?;
     println!(
-        "\nLoad timings ({} fresh loads each) and the API under load: about two minutes",
+        "\nLoad timings ({} fresh loads each) and the API under load: about three minutes",
         20
     );
     crate::run(
