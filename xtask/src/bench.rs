@@ -41,6 +41,7 @@ pub fn run() -> Result<()> {
             .env("CARGO_TARGET_DIR", out.join("yew-floor-target")),
     )?;
     crate::externalize_loader(&floor_site)?;
+    crate::minify_glue(&tools, &floor_site)?;
     println!("\nThe same for benches/yew-floor: yew + yew-router, one routed page, nothing else");
     let floor = size_table(&first_load_sizes(&floor_site)?);
 

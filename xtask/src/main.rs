@@ -103,13 +103,68 @@ fn dist_command(args: &[String]) -> Result<()> {
 }
 
 /// The release site, as deployed: trunk's build, then its inline loader script moved to a
-/// file of its own so that the Content-Security-Policy needs no `'unsafe-inline'`.
+/// file of its own so that the Content-Security-Policy needs no `'unsafe-inline'`, and the
+/// JS glue minified.
 fn dist(tools: &Toolchain, out: &Path, public_url: &str) -> Result<()> {
     run(tools
         .command("trunk")
         .args(["build", "--release", "--public-url", public_url, "--dist"])
         .arg(out))?;
-    externalize_loader(out)
+    externalize_loader(out)?;
+    minify_glue(tools, out)
+}
+
+/// wasm-bindgen's JS glue, which trunk copies as written (comments, long names), minified
+/// by esbuild in place: same file name, and the `integrity` trunk wrote for it in
+/// `index.html` recomputed, so that the browser still checks what it loads.
+pub(crate) fn minify_glue(tools: &Toolchain, out: &Path) -> Result<()> {
+    let index_path = out.join("index.html");
+    let index =
+        fs::read_to_string(&index_path).map_err(|e| format!("cannot read {index_path:?}: {e}"))?;
+    let Some(tag) = index
+        .split("<link rel=\"modulepreload\"")
+        .nth(1)
+        .and_then(|rest| rest.split_once('>'))
+        .map(|(tag, _)| tag)
+    else {
+        return Ok(());
+    };
+    let attribute = |name: &str| {
+        tag.split_once(&format!("{name}=\""))
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(value, _)| value.to_string())
+            .ok_or_else(|| format!("index.html's modulepreload has no {name}"))
+    };
+    let (href, old_integrity) = (attribute("href")?, attribute("integrity")?);
+    let file_name = href.rsplit('/').next().unwrap_or(&href);
+    let glue = out.join(file_name);
+    run(tools
+        .command("esbuild")
+        .arg(&glue)
+        .args([
+            "--minify",
+            "--format=esm",
+            "--log-level=warning",
+            "--allow-overwrite",
+        ])
+        .arg(format!("--outfile={}", glue.display())))?;
+    let digest = tools
+        .command("node")
+        .args([
+            "-e",
+            "const [file] = process.argv.slice(1);\
+             process.stdout.write(require('crypto').createHash('sha384')\
+               .update(require('fs').readFileSync(file)).digest('base64'))",
+        ])
+        .arg(&glue)
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    let digest = String::from_utf8(digest.stdout).map_err(|_| "node printed no hash")?;
+    if digest.is_empty() {
+        return Err("node printed no hash of the glue".into());
+    }
+    let index = index.replace(&old_integrity, &format!("sha384-{digest}"));
+    fs::write(&index_path, index).map_err(|e| format!("cannot write {index_path:?}: {e}"))
 }
 
 pub(crate) fn externalize_loader(out: &Path) -> Result<()> {

@@ -15,6 +15,9 @@ use crate::{project_root, run, Result};
 const TRUNK_VERSION: &str = "0.21.14";
 /// Debian's binaryen is too old for current rustc output; npm's package works.
 const BINARYEN_VERSION: &str = "132";
+/// Minifies wasm-bindgen's JS glue, which trunk leaves as written (the same version the
+/// bench's React reference is bundled with).
+const ESBUILD_VERSION: &str = "0.28.2";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Debian's Firefox ESR, which the sign-in and session end-to-end tests also run in.
 const FIREFOX: &str = "/usr/bin/firefox-esr";
@@ -57,6 +60,7 @@ impl Toolchain {
         tools.ensure_trunk()?;
         tools.ensure_wasm_bindgen()?;
         tools.ensure_wasm_opt(&npm_bin)?;
+        tools.ensure_esbuild(&npm_bin)?;
         if with_browser {
             let chromedriver = ensure_chromium()?;
             ensure_firefox()?;
@@ -182,6 +186,16 @@ impl Toolchain {
             return Ok(());
         }
         self.npm_install(&format!("binaryen@{BINARYEN_VERSION}"))
+    }
+
+    fn ensure_esbuild(&self, npm_bin: &Path) -> Result<()> {
+        let has = self
+            .version_of(&npm_bin.join("esbuild").to_string_lossy())
+            .is_some_and(|v| v.trim() == ESBUILD_VERSION);
+        if has {
+            return Ok(());
+        }
+        self.npm_install(&format!("esbuild@{ESBUILD_VERSION}"))
     }
 
     /// axe-core, which the end-to-end tests inject into every screen.
