@@ -54,10 +54,19 @@ pub fn app() -> Html {
         });
     }
     match &*startup {
-        Startup::Loading => {
-            html! { <main class="page"><Loading label="Loading configuration…" /></main> }
-        }
-        Startup::Failed(error) => html! { <StartupErrorPage error={error.clone()} /> },
+        // The same markup as index.html's first paint, so mounting moves nothing.
+        Startup::Loading => html! {
+            <>
+                <header class="site-header"><span class="brand">{ "Appointments" }</span></header>
+                <main class="page" id="main"><Loading label="Loading…" /></main>
+            </>
+        },
+        Startup::Failed(error) => html! {
+            <>
+                <header class="site-header"><span class="brand">{ "Appointments" }</span></header>
+                <StartupErrorPage error={error.clone()} />
+            </>
+        },
         Startup::Ready(tenant) => html! {
             <AuthProvider tenant={tenant.clone()}>
                 <BrowserRouter>

@@ -17,5 +17,13 @@ pub mod weburl;
 pub fn start() {
     // Before anything else: take any authorization response out of the address bar.
     browser::location::capture_authorization_response();
-    yew::Renderer::<app::App>::new().render();
+    // Into index.html's `#app`, whose first paint it replaces; into the body if it is not
+    // there (a page that does not come from index.html).
+    let root = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id("app"));
+    match root {
+        Some(root) => yew::Renderer::<app::App>::with_root(root).render(),
+        None => yew::Renderer::<app::App>::new().render(),
+    };
 }
