@@ -289,3 +289,101 @@ async fn a_return_path_to_the_callback_lands_on_the_list_instead_of_waiting() {
     );
     browser.close().await.expect("close");
 }
+
+/// `index.html` is what every route first paints: the header and a neutral loading state,
+/// no sign-in button. The app then takes its place without moving anything: from the
+/// document's start (a script Chromium runs before the page's own, over the DevTools
+/// protocol), every frame's position of the page's content is recorded, and it never
+/// changes while the static page, the app's loading state and the sign-in page follow each
+/// other. One header and one main landmark at the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_paint_suits_every_route_and_the_app_replaces_it_without_a_jump() {
+    let stack = Stack::start().await;
+    for path in ["/", "/callback", "/appointments", "/tokens?x=1"] {
+        let page = reqwest::get(format!("{}{path}", stack.spa))
+            .await
+            .expect("the static site answers")
+            .text()
+            .await
+            .expect("index.html");
+        assert!(
+            page.contains(r#"<header class="site-header">"#),
+            "{path}: {page}"
+        );
+        assert!(page.contains(r#"role="status""#), "{path}: {page}");
+        assert!(!page.contains("sign-in"), "{path}: no sign-in button");
+        assert!(
+            !page.contains("<a ") && !page.contains("<button"),
+            "{path}: nothing focusable"
+        );
+    }
+
+    let browser = stack.browser().await;
+    let chromium = stack.browser_kind() == support::Browser::Chromium;
+    if chromium {
+        browser
+            .issue_cmd(BeforeThePage(
+                "window.mainTops = [];\
+                 const record = () => {\
+                   const main = document.querySelector('main');\
+                   if (main) window.mainTops.push(Math.round(main.getBoundingClientRect().top));\
+                   requestAnimationFrame(record);\
+                 };\
+                 requestAnimationFrame(record);",
+            ))
+            .await
+            .expect("a script before the page");
+    }
+    browser
+        .goto(&format!("{}/", stack.spa))
+        .await
+        .expect("open the app");
+    find(&browser, "#sign-in").await;
+    let landmarks = browser
+        .execute(
+            "return [document.querySelectorAll('header').length, document.querySelectorAll('main').length]",
+            vec![],
+        )
+        .await
+        .expect("landmarks");
+    assert_eq!(landmarks, serde_json::json!([1, 1]), "one header, one main");
+    if chromium {
+        let tops = browser
+            .execute("return window.mainTops", vec![])
+            .await
+            .expect("the recorded positions");
+        let tops: Vec<i64> = serde_json::from_value(tops).expect("numbers");
+        assert!(!tops.is_empty(), "frames were recorded");
+        assert!(
+            tops.iter().all(|top| *top == tops[0]),
+            "the content moved between frames: {tops:?}"
+        );
+    }
+    browser.close().await.expect("close");
+}
+
+/// Chromium's `Page.addScriptToEvaluateOnNewDocument` (DevTools protocol, through
+/// chromedriver): `0` runs in every document from its start, before the page's scripts.
+#[derive(Debug)]
+struct BeforeThePage(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BeforeThePage {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "cmd": "Page.addScriptToEvaluateOnNewDocument",
+            "params": { "source": self.0 },
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
