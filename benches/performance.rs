@@ -43,16 +43,23 @@ mod host {
             .and_then(|n| n.parse().ok())
             .unwrap_or(LOADS);
 
-        // (a) navigation start to the Sign in button.
-        let sign_in_ready = timings(&stack, loads, async |browser| {
-            browser
-                .goto(&format!("{}/", stack.spa))
-                .await
-                .expect("open the app");
-            find(browser, "#sign-in").await;
-            mark(browser, "app:sign-in-ready").await
-        })
-        .await;
+        // (a) navigation start to the Sign in button, and to the first contentful paint
+        // (index.html's header and loading state, before the wasm has run).
+        let (first_contentful_paint, sign_in_ready): (Vec<f64>, Vec<f64>) =
+            timings(&stack, loads, async |browser| {
+                browser
+                    .goto(&format!("{}/", stack.spa))
+                    .await
+                    .expect("open the app");
+                find(browser, "#sign-in").await;
+                (
+                    first_contentful_paint(browser).await,
+                    mark(browser, "app:sign-in-ready").await,
+                )
+            })
+            .await
+            .into_iter()
+            .unzip();
 
         // (b) navigation to /callback#... to the list: config, discovery, JWKS, the signature
         // check and the API call included.
@@ -71,6 +78,7 @@ mod host {
         let (api, api_schemes) = load_test(&stack).await;
         let report = json!({
             "loads": loads,
+            "first_contentful_paint_ms": summary(&first_contentful_paint),
             "sign_in_ready_ms": summary(&sign_in_ready),
             "callback_to_list_ms": summary(&callback_to_list),
             "api": api,
@@ -87,11 +95,11 @@ mod host {
     }
 
     /// Runs `measure` `n` times, each in a fresh browser (no cache, no storage).
-    async fn timings(
+    async fn timings<T>(
         stack: &Stack,
         n: usize,
-        measure: impl AsyncFn(&fantoccini::Client) -> f64,
-    ) -> Vec<f64> {
+        measure: impl AsyncFn(&fantoccini::Client) -> T,
+    ) -> Vec<T> {
         let mut samples = Vec::with_capacity(n);
         for _ in 0..n {
             let browser = stack.browser().await;
@@ -111,6 +119,18 @@ mod host {
             .await
             .expect("read the mark");
         value.as_f64().unwrap_or_else(|| panic!("no mark {name}"))
+    }
+
+    /// Paint Timing's `first-contentful-paint`: milliseconds from navigation start.
+    async fn first_contentful_paint(browser: &fantoccini::Client) -> f64 {
+        let value = browser
+            .execute(
+                "const p = performance.getEntriesByName('first-contentful-paint'); return p.length ? p[0].startTime : null;",
+                vec![],
+            )
+            .await
+            .expect("read the paint timing");
+        value.as_f64().expect("a first contentful paint")
     }
 
     fn summary(samples: &[f64]) -> Value {
