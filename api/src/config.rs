@@ -22,6 +22,12 @@ pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:8080,http://127.0.0.
 pub const MAX_LEEWAY_SECS: u64 = 300;
 /// Default SQLite file, relative to the working directory.
 pub const DEFAULT_DATABASE: &str = "appointments.sqlite3";
+/// Connections to a SQLite file by default (an in-memory database always has one).
+pub const DEFAULT_SQLITE_POOL_SIZE: usize = 4;
+/// Connections to PostgreSQL by default, per instance.
+pub const DEFAULT_POSTGRES_POOL_SIZE: usize = 10;
+/// The largest `--db-pool-size` accepted.
+pub const MAX_POOL_SIZE: usize = 1000;
 
 /// Where appointments are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,18 +36,100 @@ pub enum Database {
     Memory,
     /// A SQLite file (opened in WAL mode, created if missing).
     Path(PathBuf),
+    /// A PostgreSQL server (or a PostgreSQL-compatible one), shared by every instance.
+    Postgres(PostgresUrl),
+}
+
+/// A `postgres://` or `postgresql://` URL. Shown (`Display`, `Debug`) with its password
+/// replaced by `***`, so that neither the log nor a debug print holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
+    /// Checks `value` as tokio-postgres will read it.
+    pub fn parse(value: &str) -> Result<PostgresUrl, String> {
+        let value = value.trim();
+        let shown = redact_password(value);
+        value.parse::<tokio_postgres::Config>().map_err(|e| {
+            // tokio-postgres says what is wrong in the error's source.
+            let why = std::error::Error::source(&e)
+                .map(|s| format!("{e}: {s}"))
+                .unwrap_or_else(|| e.to_string());
+            format!("{shown} is not a PostgreSQL URL ({why})")
+        })?;
+        Ok(PostgresUrl(value.to_string()))
+    }
+
+    /// The URL as given, password included: for connecting, never for showing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_password(&self.0))
+    }
+}
+
+impl fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PostgresUrl({self})")
+    }
+}
+
+/// `value` with the password of its user information, and any `password=` query
+/// parameter, replaced by `***`.
+fn redact_password(value: &str) -> String {
+    let Ok(mut url) = Url::parse(value) else {
+        // Not a URL at all: show only its scheme.
+        return match value.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "(not a URL)".into(),
+        };
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    if url.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 impl Database {
-    /// Parses `:memory:`, `sqlite::memory:`, `sqlite://PATH`, `sqlite:PATH` or a plain path.
+    /// Parses a `postgres://` or `postgresql://` URL (PostgreSQL); otherwise `:memory:`,
+    /// `sqlite::memory:`, `sqlite://PATH`, `sqlite:PATH` or a plain path (SQLite).
     pub fn parse(value: &str) -> Result<Database, String> {
         let value = value.trim();
+        let lower = value.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return PostgresUrl::parse(value).map(Database::Postgres);
+        }
+        if lower.starts_with("postgres:") || lower.starts_with("postgresql:") {
+            return Err(
+                "a PostgreSQL URL starts with postgres:// or postgresql://, e.g. \
+                 postgres://appointments@db.internal:5432/appointments"
+                    .into(),
+            );
+        }
         let path = value
             .strip_prefix("sqlite://")
             .or_else(|| value.strip_prefix("sqlite:"))
             .unwrap_or(value);
         if path.is_empty() {
-            return Err("must be a SQLite file path or :memory:".into());
+            return Err("must be a SQLite file path, :memory: or a postgres:// URL".into());
         }
         if path == ":memory:" {
             return Ok(Database::Memory);
@@ -55,6 +143,7 @@ impl fmt::Display for Database {
         match self {
             Database::Memory => f.write_str(":memory:"),
             Database::Path(p) => write!(f, "{}", p.display()),
+            Database::Postgres(url) => write!(f, "{url}"),
         }
     }
 }
@@ -77,6 +166,9 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Where appointments are stored.
     pub database: Database,
+    /// Connections the pool keeps at most; `None`: [`DEFAULT_POSTGRES_POOL_SIZE`] for
+    /// PostgreSQL, [`DEFAULT_SQLITE_POOL_SIZE`] for a SQLite file (`:memory:` always 1).
+    pub db_pool_size: Option<usize>,
     /// Give a user seen for the first time three sample appointments.
     pub sample_data: bool,
     /// Clock-skew leeway for `exp` and `nbf`, in seconds (at most [`MAX_LEEWAY_SECS`]).
@@ -100,6 +192,7 @@ impl Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             allowed_origins: parse_origins(DEFAULT_ALLOWED_ORIGINS).expect("valid default origins"),
             database: Database::Memory,
+            db_pool_size: None,
             sample_data: true,
             leeway_secs: 30,
             jwks_min_refetch_interval: Duration::from_secs(10),
@@ -204,6 +297,10 @@ impl Settings {
             Some((src, v)) => Database::parse(&v).map_err(|m| invalid(src, m))?,
             None => Database::Path(PathBuf::from(DEFAULT_DATABASE)),
         };
+        let db_pool_size = match lookup("--db-pool-size") {
+            Some((src, v)) => Some(parse_pool_size(&v).map_err(|m| invalid(src, m))?),
+            None => None,
+        };
         let public_url = match lookup("--public-url") {
             Some((src, v)) => Some(validate_public_url(&v).map_err(|m| invalid(src, m))?),
             None => None,
@@ -216,6 +313,7 @@ impl Settings {
             bind,
             allowed_origins,
             database,
+            db_pool_size,
             sample_data,
             public_url,
             ..Settings::new(DEFAULT_ISSUER, DEFAULT_AUDIENCE)
@@ -254,6 +352,10 @@ const OPTIONS: &[OptionSpec] = &[
         env: "DATABASE_URL",
     },
     OptionSpec {
+        flag: "--db-pool-size",
+        env: "DB_POOL_SIZE",
+    },
+    OptionSpec {
         flag: "--public-url",
         env: "PUBLIC_URL",
     },
@@ -279,7 +381,12 @@ Options (each also an environment variable; flags win):
   --bind ADDR:PORT        BIND             [default: 127.0.0.1:7001]
   --allowed-origins LIST  ALLOWED_ORIGINS  comma-separated CORS origins
                                            [default: http://localhost:8080,http://127.0.0.1:8080]
-  --database PATH         DATABASE_URL     SQLite file or :memory: [default: appointments.sqlite3]
+  --database PATH|URL     DATABASE_URL     a SQLite file, :memory:, or a PostgreSQL URL
+                                           (postgres://user:password@host:5432/db) for
+                                           several instances sharing one database
+                                           [default: appointments.sqlite3]
+  --db-pool-size N        DB_POOL_SIZE     database connections per instance, 1 to 1000
+                                           [default: 10 for PostgreSQL, 4 for a SQLite file]
   --public-url ORIGIN     PUBLIC_URL       the origin clients address, e.g. https://api.example.com
                                            behind a proxy (DPoP proofs name it in htu)
                                            [default: http:// and the request's Host]
@@ -380,6 +487,16 @@ pub fn validate_public_url(value: &str) -> Result<String, String> {
         ));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// Checks `--db-pool-size`: a whole number from 1 to [`MAX_POOL_SIZE`].
+pub fn parse_pool_size(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_POOL_SIZE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{value:?} is not a pool size: a whole number from 1 to {MAX_POOL_SIZE}"
+        )),
+    }
 }
 
 /// Parses a comma-separated list of origins (`scheme://host[:port]`).
@@ -500,6 +617,67 @@ mod tests {
         assert_eq!(s.allowed_origins, vec!["http://a.test:1", "http://b.test"]);
         assert!(!s.sample_data);
         assert_eq!(s.public_url.as_deref(), Some("https://api.example.com"));
+    }
+
+    #[test]
+    fn postgres_urls_select_postgresql_and_hide_their_password() {
+        for (value, shown) in [
+            (
+                "postgres://app:s3cret@db.internal:5432/appointments",
+                "postgres://app:***@db.internal:5432/appointments",
+            ),
+            (
+                "postgresql://app@127.0.0.1/appointments?connect_timeout=2",
+                "postgresql://app@127.0.0.1/appointments?connect_timeout=2",
+            ),
+            (
+                "postgres://app@db/appointments?password=s3cret&sslmode=disable",
+                "postgres://app@db/appointments?password=***&sslmode=disable",
+            ),
+        ] {
+            let s = parse(&["--database", value], &[]).unwrap();
+            let Database::Postgres(url) = &s.database else {
+                panic!("{value}: {:?}", s.database)
+            };
+            assert_eq!(url.expose(), value);
+            assert_eq!(s.database.to_string(), shown);
+            assert!(!format!("{s:?}").contains("s3cret"), "{s:?}");
+            let s = parse(&[], &[("DATABASE_URL", value)]).unwrap();
+            assert!(matches!(s.database, Database::Postgres(_)));
+        }
+        for (value, why) in [
+            (
+                "postgres://app:s3cret@db/x?frobnicate=1",
+                "not a PostgreSQL URL",
+            ),
+            ("postgres:/db", "postgres://"),
+        ] {
+            let message = parse(&["--database", value], &[]).unwrap_err().to_string();
+            assert!(message.starts_with("--database: "), "{message}");
+            assert!(message.contains(why), "{value}: {message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+        // Anything else is SQLite.
+        let s = parse(&["--database", "data/postgres.sqlite3"], &[]).unwrap();
+        assert_eq!(s.database, Database::Path("data/postgres.sqlite3".into()));
+    }
+
+    #[test]
+    fn the_pool_size_is_a_flag_or_a_variable() {
+        assert_eq!(parse(&[], &[]).unwrap().db_pool_size, None);
+        let s = parse(&["--db-pool-size", "25"], &[("DB_POOL_SIZE", "3")]).unwrap();
+        assert_eq!(s.db_pool_size, Some(25));
+        let s = parse(&[], &[("DB_POOL_SIZE", " 3 ")]).unwrap();
+        assert_eq!(s.db_pool_size, Some(3));
+        for bad in ["0", "-1", "many", "1001", ""] {
+            match parse(&["--db-pool-size", bad], &[]) {
+                Err(ConfigError::Invalid { source, message }) => {
+                    assert_eq!(source, "--db-pool-size");
+                    assert!(message.contains("1 to 1000"), "{message}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! It validates Auth0-style RS256 access tokens against the issuer's JWKS, sent as
 //! `Bearer` or bound to a key with DPoP (RFC 9449), and serves each user's appointments
-//! from SQLite.
+//! from SQLite (one machine) or PostgreSQL (several instances sharing one database).
 //!
 //! Embedding it (e.g. in a test) on a free port:
 //!
@@ -40,7 +40,9 @@ pub use config::{ConfigError, Database, Settings, USAGE};
 pub enum StartupError {
     /// A setting is invalid (for settings built in code rather than parsed).
     Config(String),
-    /// The database could not be opened or set up.
+    /// The database could not be opened or set up (a SQLite file that cannot be used, a
+    /// PostgreSQL URL this build cannot use, or a server that refuses the schema; not a
+    /// server that does not answer).
     Database(String),
     /// The HTTP client for the JWKS could not be built.
     HttpClient(String),
@@ -61,8 +63,10 @@ impl fmt::Display for StartupError {
 
 impl std::error::Error for StartupError {}
 
-/// Builds the router: checks the settings, opens the database and creates its
-/// tables. The JWKS is fetched later, when the first token arrives.
+/// Builds the router: checks the settings, opens the database and applies its migrations.
+/// The JWKS is fetched later, when the first token arrives. A PostgreSQL server that does
+/// not answer is no error: the API starts not ready (`/readyz` answers 503) and sets the
+/// schema up once the server answers.
 ///
 /// Settings built in code are checked as the command line's are: a bad one is a
 /// [`StartupError::Config`], never a panic.
@@ -105,11 +109,15 @@ pub async fn app(mut settings: Settings) -> Result<Router, StartupError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let database = settings.database.clone();
-    let sample_data = settings.sample_data;
-    let store = tokio::task::spawn_blocking(move || store::Store::open(&database, sample_data))
+    if let Some(size) = settings.db_pool_size {
+        config::parse_pool_size(&size.to_string()).map_err(|m| config_error("db_pool_size", m))?;
+    }
+    let options = store::StoreOptions {
+        sample_data: settings.sample_data,
+        pool_size: settings.db_pool_size,
+    };
+    let store = store::Store::open(&settings.database, options)
         .await
-        .map_err(|e| StartupError::Database(e.to_string()))?
         .map_err(|e| StartupError::Database(e.to_string()))?;
 
     let client = reqwest::Client::builder()
@@ -119,7 +127,12 @@ pub async fn app(mut settings: Settings) -> Result<Router, StartupError> {
         .redirect(auth::discovery::redirect_policy())
         .build()
         .map_err(|e| StartupError::HttpClient(e.to_string()))?;
-    let auth = Arc::new(auth::Authenticator::new(&settings, client));
+    // With a shared database, the DPoP proofs used are kept there: a proof one instance
+    // accepted is refused by every other.
+    let auth = Arc::new(match store.shared_replay_cache() {
+        Some(used) => auth::Authenticator::with_replay_cache(&settings, client, used),
+        None => auth::Authenticator::new(&settings, client),
+    });
     Ok(routes::router(routes::AppState { auth, store }, origins))
 }
 

@@ -1,4 +1,4 @@
-//! The HTTP surface: `/api/appointments`, `/healthz`, CORS, the body limit and
+//! The HTTP surface: `/api/appointments`, `/healthz`, `/readyz`, CORS, the body limit and
 //! request logging.
 
 use std::sync::{Arc, OnceLock};
@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::HeaderName;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -20,12 +20,18 @@ use time::OffsetDateTime;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{self, Authenticator, Principal, Rejection, CREATE_SCOPE, READ_SCOPE};
-use crate::store::{NewAppointment, Store};
+use crate::store::{Created, IdempotencyKey, NewAppointment, Store, StoreError};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Longest title or location, in characters.
 pub const MAX_TEXT_CHARS: usize = 200;
+/// The request header that makes a create safe to send again.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set on the answer to a create that an `Idempotency-Key` had already made.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_SECS: &str = "5";
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -45,16 +51,20 @@ pub(crate) fn router(state: AppState, origins: Vec<HeaderValue>) -> Router {
             AUTHORIZATION,
             CONTENT_TYPE,
             HeaderName::from_static(auth::DPOP),
+            HeaderName::from_static(IDEMPOTENCY_KEY),
         ])
         .expose_headers([
             WWW_AUTHENTICATE,
             LOCATION,
             HeaderName::from_static("dpop-nonce"),
+            HeaderName::from_static(IDEMPOTENT_REPLAYED),
+            RETRY_AFTER,
         ])
         .max_age(Duration::from_secs(600));
     Router::new()
         .route("/api/appointments", get(list).post(create))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(crate::body::limit_body))
@@ -79,8 +89,22 @@ async fn log_request(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// Liveness: the process runs and serves. Never looks at the database, so that a load
+/// balancer or orchestrator does not restart instances because the database is down.
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Readiness, for load balancers: 200 while the database answers (and, for PostgreSQL, its
+/// schema is set up), 503 otherwise.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ready().await {
+        Ok(()) => {
+            Json(json!({ "status": "ready", "database": state.store.engine() })).into_response()
+        }
+        Err(StoreError::Unavailable(_)) => unavailable(),
+        Err(e) => store_error(e),
+    }
 }
 
 async fn not_found() -> Response {
@@ -122,7 +146,7 @@ async fn list(State(state): State<AppState>, request: Request) -> Response {
     };
     match state.store.list(&principal.sub).await {
         Ok(appointments) => Json(appointments).into_response(),
-        Err(e) => internal_error(e),
+        Err(e) => store_error(e),
     }
 }
 
@@ -145,6 +169,17 @@ async fn create(State(state): State<AppState>, request: Request) -> Response {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let key = match idempotency_key(&parts.headers) {
+        Ok(key) => key,
+        Err(description) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &description,
+                None,
+            )
+        }
+    };
     let bytes = match read_body(body).await {
         Ok(b) => b,
         Err(response) => return response,
@@ -153,16 +188,34 @@ async fn create(State(state): State<AppState>, request: Request) -> Response {
         Ok(new) => new,
         Err((field, description)) => return invalid_appointment(field, &description),
     };
-    match state.store.create(&principal.sub, new).await {
-        Ok(appointment) => {
+    match state.store.create(&principal.sub, new, key.as_ref()).await {
+        Ok(created) => {
+            let replayed = matches!(created, Created::Replayed(_));
+            let appointment = created.appointment();
             let location = format!("/api/appointments/{}", appointment.id);
             let mut response = (StatusCode::CREATED, Json(appointment)).into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(LOCATION, v);
             }
+            if replayed {
+                response.headers_mut().insert(
+                    HeaderName::from_static(IDEMPOTENT_REPLAYED),
+                    HeaderValue::from_static("true"),
+                );
+            }
             response
         }
-        Err(e) => internal_error(e),
+        Err(e) => store_error(e),
+    }
+}
+
+/// The request's `Idempotency-Key`, if it has one; more than one, or a bad one, is refused.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<IdempotencyKey>, String> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err("the request has more than one Idempotency-Key header".into()),
+        (Some(value), None) => IdempotencyKey::parse(value.as_bytes()).map(Some),
     }
 }
 
@@ -208,14 +261,42 @@ fn invalid_appointment(field: &str, description: &str) -> Response {
     )
 }
 
-fn internal_error(e: impl std::fmt::Display) -> Response {
-    println!("internal error: {e}");
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
-        "the appointments could not be stored or read",
+/// The answer to a store error. An outage is 503 and is not logged here: the store logs it
+/// once, when it begins. Anything else is a 500 whose cause is logged, never sent.
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::Unavailable(_) => unavailable(),
+        StoreError::IdempotencyKeyReused => error_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used before for another request; send a new key for a \
+             new appointment",
+            None,
+        ),
+        StoreError::Internal(_) => {
+            println!("internal error: {e}");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the appointments could not be stored or read",
+                None,
+            )
+        }
+    }
+}
+
+/// 503 with `Retry-After`: the database cannot be had now.
+fn unavailable() -> Response {
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the appointments database is not answering; try again later",
         None,
-    )
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    response
 }
 
 /// Checks a POST body, naming the first bad field.

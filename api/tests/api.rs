@@ -1027,6 +1027,7 @@ fn binary_help_and_bad_flags() {
         "--bind",
         "--allowed-origins",
         "--database",
+        "--db-pool-size",
         "--public-url",
         "--no-sample-data",
     ] {

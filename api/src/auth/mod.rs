@@ -34,7 +34,7 @@ use self::dpop::{check_binding, ProofChecker};
 pub use error::{AuthError, Rejection, Scheme};
 pub use header::{extract_credentials, is_form_body, parse_authorization, Credentials};
 use jwks::{JwksCache, JwksSource};
-use replay::MemoryJtiCache;
+use replay::{JtiCache, MemoryJtiCache};
 
 /// The realm in every `WWW-Authenticate` challenge.
 pub const REALM: &str = "appointments";
@@ -101,8 +101,23 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// Builds the validator; no network access until the first token arrives.
+    /// Builds the validator, with the DPoP proofs used kept in this process's memory; no
+    /// network access until the first token arrives.
     pub fn new(settings: &Settings, client: reqwest::Client) -> Authenticator {
+        Authenticator::with_replay_cache(
+            settings,
+            client,
+            Arc::new(MemoryJtiCache::new(replay::MEMORY_CAPACITY)),
+        )
+    }
+
+    /// The same, with the DPoP proofs used kept in `used` (a store shared by several
+    /// instances, say).
+    pub fn with_replay_cache(
+        settings: &Settings,
+        client: reqwest::Client,
+        used: Arc<dyn JtiCache>,
+    ) -> Authenticator {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -123,10 +138,7 @@ impl Authenticator {
             keys: JwksCache::new(source, client, settings.jwks_min_refetch_interval),
             validation,
             audience: settings.audience.clone(),
-            proofs: ProofChecker::new(
-                settings.public_url.clone(),
-                Arc::new(MemoryJtiCache::new(replay::MEMORY_CAPACITY)),
-            ),
+            proofs: ProofChecker::new(settings.public_url.clone(), used),
         }
     }
 

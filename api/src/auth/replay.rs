@@ -1,5 +1,6 @@
 //! The DPoP proofs already used (RFC 9449 §11.1), behind one interface so that several
-//! instances can share a store; this one keeps them in the process's memory.
+//! instances can share a store: [`MemoryJtiCache`] keeps them in the process's memory (one
+//! instance, the SQLite store), `store::postgres::PgReplayCache` in the shared database.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +13,8 @@ pub const MEMORY_CAPACITY: usize = 100_000;
 /// replay.
 pub type FirstUse<'a> = Pin<Box<dyn Future<Output = Result<bool, JtiCacheError>> + Send + 'a>>;
 
-/// The cache could not answer (a shared store out of reach): the request gets 503.
+/// The cache could not answer (a shared store out of reach): the request gets 503. The
+/// cache logs the outage (once), not the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JtiCacheError(pub String);
 

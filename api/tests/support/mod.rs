@@ -1,9 +1,10 @@
 //! Shared by the API's integration tests: RSA test keys and token signing, the binary,
-//! and a test issuer ([`issuer`]).
+//! a test issuer ([`issuer`]), a PostgreSQL server of their own ([`postgres`]).
 
 #![allow(dead_code)] // each test binary uses part of it
 
 pub mod issuer;
+pub mod postgres;
 
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
