@@ -537,15 +537,7 @@ async fn in_the_code_flow_a_user_signs_in_renews_with_a_rotated_refresh_token_an
     find(&browser, "input[name=login]").await;
     sign_in_at_provider(&browser, &interop, ALICE.0, ALICE.1).await;
 
-    wait_or_explain(&interop, &browser, "the list is shown", || async {
-        browser
-            .find(Locator::Css("#appointments-list"))
-            .await
-            .is_ok()
-    })
-    .await;
-    let list = text_of(&browser, "#appointments-list").await;
-    assert!(list.contains("Dental check-up"), "{list}");
+    wait_for_the_seeded_list(&interop, &browser).await;
     assert_eq!(
         browser.current_url_string().await,
         format!("{}/appointments", interop.spa),
@@ -670,13 +662,7 @@ async fn in_the_code_flow_short_lived_tokens_are_renewed_by_rotating_refresh_tok
     let interop = Interop::start_code_flow(Some(6)).await;
     let browser = interop.browser_with_console_log().await;
     sign_in_from_the_list(&interop, &browser).await;
-    wait_or_explain(&interop, &browser, "the list is shown", || async {
-        browser
-            .find(Locator::Css("#appointments-list"))
-            .await
-            .is_ok()
-    })
-    .await;
+    wait_for_the_seeded_list(&interop, &browser).await;
     let first = stored_refresh_token(&browser)
         .await
         .expect("a refresh token");
@@ -767,15 +753,7 @@ async fn with_dpop_the_provider_binds_the_tokens_and_its_nonces_are_answered() {
     );
     let browser = interop.browser_with_console_log().await;
     sign_in_from_the_list(&interop, &browser).await;
-    wait_or_explain(&interop, &browser, "the list is shown", || async {
-        browser
-            .find(Locator::Css("#appointments-list"))
-            .await
-            .is_ok()
-    })
-    .await;
-    let list = text_of(&browser, "#appointments-list").await;
-    assert!(list.contains("Dental check-up"), "{list}");
+    wait_for_the_seeded_list(&interop, &browser).await;
     assert_eq!(
         token_requests(&browser, &interop).await.len(),
         2,
@@ -913,6 +891,20 @@ async fn sign_in_from_the_list(interop: &Interop, browser: &Client) {
         .expect("open the app");
     click(browser, "#sign-in").await;
     sign_in_at_provider(browser, interop, ALICE.0, ALICE.1).await;
+}
+
+/// Waits for the appointments list (explaining what the page shows if it does not come)
+/// and checks that it holds the API's sample appointments.
+async fn wait_for_the_seeded_list(interop: &Interop, browser: &Client) {
+    wait_or_explain(interop, browser, "the list is shown", || async {
+        browser
+            .find(Locator::Css("#appointments-list"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let list = text_of(browser, "#appointments-list").await;
+    assert!(list.contains("Dental check-up"), "{list}");
 }
 
 /// At the provider's logout form: confirms, lands signed out at the app, and the provider's
