@@ -1,5 +1,7 @@
 //! The API in-process on a free port, against a test issuer (JWKS and discovery)
-//! on another free port, spoken to over HTTP with reqwest.
+//! on another free port, spoken to over HTTP with reqwest. The tests that read or write
+//! appointments run twice, on SQLite and on PostgreSQL (`<name>::sqlite`,
+//! `<name>::postgres`, each PostgreSQL test with a server of its own).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,8 +14,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use support::issuer::{TestIssuer, AUDIENCE};
-use support::{now, sign, Binary, KEY, OTHER_KEY};
+use support::postgres::PgServer;
+use support::{now, sign, Binary, Engine, KEY, OTHER_KEY};
 
+#[macro_use]
 mod support;
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -24,6 +28,8 @@ struct Env {
     issuer: TestIssuer,
     api: RunningApi,
     http: reqwest::Client,
+    /// The database server, with [`Engine::Postgres`]; stopped on drop.
+    pg: Option<PgServer>,
 }
 
 impl Env {
@@ -31,15 +37,37 @@ impl Env {
         Env::start_with(true, |_| {}).await
     }
 
+    /// The API on `engine`: SQLite in memory, or PostgreSQL (a server of this test's own).
+    async fn start_on(engine: Engine) -> Env {
+        Env::start_on_with(engine, true, |_| {}).await
+    }
+
     async fn start_with(discovery: bool, configure: impl FnOnce(&mut Settings)) -> Env {
+        Env::start_on_with(Engine::Sqlite, discovery, configure).await
+    }
+
+    async fn start_on_with(
+        engine: Engine,
+        discovery: bool,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Env {
         let issuer = TestIssuer::start(discovery).await;
         let mut settings = Settings::new(issuer.issuer(), AUDIENCE);
+        let pg = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => {
+                let pg = tokio::task::spawn_blocking(PgServer::start).await.unwrap();
+                settings.database = Database::parse(&pg.url()).unwrap();
+                Some(pg)
+            }
+        };
         configure(&mut settings);
         let api = appointments_api::spawn(settings).await.expect("API starts");
         Env {
             issuer,
             api,
             http: reqwest::Client::new(),
+            pg,
         }
     }
 
@@ -89,11 +117,22 @@ fn appointment(title: &str, start: &str, end: &str) -> Value {
     json!({ "title": title, "start": start, "end": end })
 }
 
+// ---------------------------------------------------------------- on both stores
+
+on_both_engines!(
+    bad_requests_get_rfc6750_errors,
+    new_user_gets_sorted_sample_appointments,
+    no_sample_data_gives_an_empty_list,
+    post_creates_and_users_are_isolated,
+    post_validation_names_the_bad_field,
+    an_idempotency_key_makes_a_create_safe_to_send_again,
+    readiness_follows_the_database,
+);
+
 // ---------------------------------------------------------------- bad requests
 
-#[tokio::test]
-async fn bad_requests_get_rfc6750_errors() {
-    let env = Env::start().await;
+async fn bad_requests_get_rfc6750_errors(engine: Engine) {
+    let env = Env::start_on(engine).await;
     let iss = env.issuer.issuer().to_string();
     let good = env.issuer.token("auth0|alice", "read:appointments");
 
@@ -458,9 +497,8 @@ async fn jwks_unreachable_is_503_not_401() {
 
 // ---------------------------------------------------------------- good path
 
-#[tokio::test]
-async fn new_user_gets_sorted_sample_appointments() {
-    let env = Env::start().await;
+async fn new_user_gets_sorted_sample_appointments(engine: Engine) {
+    let env = Env::start_on(engine).await;
     let token = env.issuer.token("auth0|alice", "openid read:appointments");
     let list = env.list(&token).await;
     assert_eq!(list.len(), 3, "{list:?}");
@@ -488,16 +526,14 @@ async fn new_user_gets_sorted_sample_appointments() {
     assert_eq!(env.list(&sign(&KEY, Some("key-1"), &claims)).await, list);
 }
 
-#[tokio::test]
-async fn no_sample_data_gives_an_empty_list() {
-    let env = Env::start_with(true, |s| s.sample_data = false).await;
+async fn no_sample_data_gives_an_empty_list(engine: Engine) {
+    let env = Env::start_on_with(engine, true, |s| s.sample_data = false).await;
     let token = env.issuer.token("auth0|alice", "read:appointments");
     assert_eq!(env.list(&token).await, Vec::<Value>::new());
 }
 
-#[tokio::test]
-async fn post_creates_and_users_are_isolated() {
-    let env = Env::start().await;
+async fn post_creates_and_users_are_isolated(engine: Engine) {
+    let env = Env::start_on(engine).await;
     let alice = env
         .issuer
         .token("auth0|alice", "read:appointments create:appointments");
@@ -549,9 +585,8 @@ async fn post_creates_and_users_are_isolated() {
     assert!(!env.list(&alice).await.contains(&bobs));
 }
 
-#[tokio::test]
-async fn post_validation_names_the_bad_field() {
-    let env = Env::start().await;
+async fn post_validation_names_the_bad_field(engine: Engine) {
+    let env = Env::start_on(engine).await;
     let token = env.issuer.token("auth0|carol", "create:appointments");
     let (s, e) = ("2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
     let long = "x".repeat(201);
@@ -729,6 +764,149 @@ async fn jwks_location_without_discovery_and_explicit() {
     assert_eq!(issuer.hits(), 1);
 }
 
+async fn an_idempotency_key_makes_a_create_safe_to_send_again(engine: Engine) {
+    let env = Env::start_on(engine).await;
+    let token = env
+        .issuer
+        .token("auth0|alice", "read:appointments create:appointments");
+    let body = appointment("Vet", "2030-05-01T10:00:00Z", "2030-05-01T11:00:00Z");
+    let send = |key: Option<&str>, body: &Value| {
+        let mut request = env.post().bearer_auth(&token).json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+
+    let first = send(Some("a1b2-c3"), &body).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].clone();
+    let created: Value = first.json().await.unwrap();
+
+    // Sent again (the answer was lost, say): the first answer, nothing new.
+    let again = send(Some("a1b2-c3"), &body).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location);
+    assert_eq!(again.json::<Value>().await.unwrap(), created);
+    // A structured-field string is the same key.
+    let quoted = send(Some("\"a1b2-c3\""), &body).await.unwrap();
+    assert_eq!(quoted.json::<Value>().await.unwrap(), created);
+    assert_eq!(env.list(&token).await.len(), 3 + 1);
+
+    // The key with another appointment: 422, and nothing stored.
+    let other = appointment("Dentist", "2030-05-01T10:00:00Z", "2030-05-01T11:00:00Z");
+    let reused = send(Some("a1b2-c3"), &other).await.unwrap();
+    assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = reused.json().await.unwrap();
+    assert_eq!(error["error"], "idempotency_key_reused", "{error}");
+    assert!(error["error_description"].is_string());
+    // Bad keys: 400 invalid_request, before anything is stored.
+    for bad in ["", "has space", &"k".repeat(256), "caf\u{e9}"] {
+        let response = env
+            .post()
+            .bearer_auth(&token)
+            .header("idempotency-key", bad.as_bytes())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "invalid_request", "{bad:?}: {error}");
+    }
+    let two = env
+        .post()
+        .bearer_auth(&token)
+        .header("idempotency-key", "x")
+        .header("idempotency-key", "y")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(two.status(), StatusCode::BAD_REQUEST);
+    // Another user's same key is her own.
+    let bob = env
+        .issuer
+        .token("auth0|bob", "read:appointments create:appointments");
+    let bobs = env
+        .post()
+        .bearer_auth(&bob)
+        .header("idempotency-key", "a1b2-c3")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs.status(), StatusCode::CREATED);
+    assert!(bobs.headers().get("idempotent-replayed").is_none());
+    assert_ne!(bobs.json::<Value>().await.unwrap()["id"], created["id"]);
+    assert_eq!(env.list(&token).await.len(), 3 + 1, "still one of alice's");
+}
+
+async fn readiness_follows_the_database(engine: Engine) {
+    let mut env = Env::start_on(engine).await;
+    let ready = env.http.get(env.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    let expected = match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgresql",
+    };
+    assert_eq!(body["database"], expected, "{body}");
+    assert_eq!(env.issuer.hits(), 0, "no token needed");
+    if env.pg.is_none() {
+        return;
+    }
+
+    // PostgreSQL stopped: /readyz and every request that needs the database get 503 with
+    // Retry-After and RFC 6750's JSON shape, nothing of the database's own error; /healthz
+    // stays 200 (the process is alive).
+    let token = env
+        .issuer
+        .token("auth0|alice", "read:appointments create:appointments");
+    env.list(&token).await;
+    let pg = env.pg.as_mut().unwrap();
+    tokio::task::block_in_place(|| pg.stop());
+    let body = appointment("Down", "2030-05-01T10:00:00Z", "2030-05-01T11:00:00Z");
+    for request in [
+        env.http.get(env.url("/readyz")),
+        env.get().bearer_auth(&token),
+        env.post().bearer_auth(&token).json(&body),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "5");
+        assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "temporarily_unavailable", "{error}");
+        let description = error["error_description"].as_str().unwrap();
+        assert!(
+            !description.contains("connect") && !description.contains("os error"),
+            "no internals: {description}"
+        );
+    }
+    let health = env.http.get(env.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    let pg = env.pg.as_mut().unwrap();
+    tokio::task::block_in_place(|| pg.run());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = env.http.get(env.url("/readyz")).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not ready again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        env.list(&token).await.len(),
+        3,
+        "nothing lost, nothing added"
+    );
+}
+
 #[tokio::test]
 async fn healthz_needs_no_token() {
     let env = Env::start().await;
@@ -798,6 +976,11 @@ async fn settings_built_in_code_are_checked_not_panicked_on() {
             "leeway_secs",
         ),
         ("an empty audience", |s| s.audience = " ".into(), "audience"),
+        (
+            "a pool of no connections",
+            |s| s.db_pool_size = Some(0),
+            "db_pool_size",
+        ),
         (
             "a public URL with a path",
             |s| s.public_url = Some("https://api.example.com/appointments".into()),

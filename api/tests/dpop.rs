@@ -13,8 +13,10 @@ use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use support::issuer::{TestIssuer, AUDIENCE};
-use support::{now, sign, Binary, KEY};
+use support::postgres::PgServer;
+use support::{now, sign, Binary, Engine, KEY};
 
+#[macro_use]
 mod support;
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -26,6 +28,8 @@ struct Env {
     http: reqwest::Client,
     /// The client's DPoP key.
     key: Signer,
+    /// With [`Engine::Postgres`], the database the proofs used are kept in.
+    pg: Option<PgServer>,
 }
 
 impl Env {
@@ -34,8 +38,21 @@ impl Env {
     }
 
     async fn start_with(configure: impl FnOnce(&mut Settings)) -> Env {
+        Env::start_on_with(Engine::Sqlite, configure).await
+    }
+
+    /// With SQLite the proofs used are kept in memory; with PostgreSQL, in the database.
+    async fn start_on_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Env {
         let issuer = TestIssuer::start(true).await;
         let mut settings = Settings::new(issuer.issuer(), AUDIENCE);
+        let pg = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => {
+                let pg = tokio::task::spawn_blocking(PgServer::start).await.unwrap();
+                settings.database = appointments_api::Database::parse(&pg.url()).unwrap();
+                Some(pg)
+            }
+        };
         configure(&mut settings);
         let api = appointments_api::spawn(settings).await.expect("API starts");
         Env {
@@ -43,6 +60,7 @@ impl Env {
             api,
             http: reqwest::Client::new(),
             key: Signer::generate(),
+            pg,
         }
     }
 
@@ -453,9 +471,13 @@ async fn dpop_requests_are_checked_rule_by_rule() {
     }
 }
 
-#[tokio::test]
-async fn a_proof_is_accepted_once_per_key() {
-    let env = Env::start().await;
+on_both_engines!(
+    a_proof_is_accepted_once_per_key,
+    a_proof_used_at_one_instance_is_refused_at_another_sharing_the_database,
+);
+
+async fn a_proof_is_accepted_once_per_key(engine: Engine) {
+    let env = Env::start_on_with(engine, |_| {}).await;
     let token = env.bound_token("auth0|alice", "read:appointments", &env.key);
     let proof = env.proof("GET", &token);
     let first = env.dpop(env.get(), &token, &proof).send().await.unwrap();
@@ -505,6 +527,54 @@ async fn a_proof_is_accepted_once_per_key() {
         &[&bob],
     )
     .await;
+}
+
+/// Two instances behind one public URL (as behind a load balancer). With PostgreSQL they
+/// share the proofs used: a proof replayed to the other instance is refused there. With
+/// SQLite each keeps its own in memory, and the other instance cannot know: the reason
+/// several instances need the shared database.
+async fn a_proof_used_at_one_instance_is_refused_at_another_sharing_the_database(engine: Engine) {
+    const PUBLIC: &str = "https://api.example.com";
+    let set_public = |s: &mut Settings| s.public_url = Some(PUBLIC.into());
+    let env = Env::start_on_with(engine, set_public).await;
+    let mut settings = Settings::new(env.issuer.issuer(), AUDIENCE);
+    set_public(&mut settings);
+    if let Some(pg) = &env.pg {
+        settings.database = appointments_api::Database::parse(&pg.url()).unwrap();
+    }
+    let other = appointments_api::spawn(settings)
+        .await
+        .expect("a second instance");
+    let token = env.bound_token("auth0|alice", "read:appointments", &env.key);
+    let url = format!("{PUBLIC}/api/appointments");
+    let at = |api: &RunningApi| env.http.get(format!("{}/api/appointments", api.base_url()));
+
+    let proof = env.key.proof("GET", &url, now(), Some(&token), None);
+    let first = env.dpop(at(&env.api), &token, &proof).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let replayed = env.dpop(at(&other), &token, &proof);
+    match engine {
+        Engine::Postgres => {
+            assert_refused(
+                "replayed at the other instance",
+                replayed,
+                &BAD_PROOF,
+                &[&token],
+            )
+            .await
+        }
+        Engine::Sqlite => assert_eq!(
+            replayed.send().await.unwrap().status(),
+            StatusCode::OK,
+            "each SQLite instance remembers only its own proofs"
+        ),
+    }
+    // A fresh proof is fine at either.
+    for api in [&env.api, &other] {
+        let proof = env.key.proof("GET", &url, now(), Some(&token), None);
+        let r = env.dpop(at(api), &token, &proof).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
 }
 
 #[tokio::test]

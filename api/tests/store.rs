@@ -15,16 +15,12 @@ use appointments_api::store::{
 };
 use appointments_api::Database;
 use support::postgres::{free_port, PgServer};
+use support::Engine;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+#[macro_use]
 mod support;
-
-#[derive(Clone, Copy, Debug)]
-enum Engine {
-    Sqlite,
-    Postgres,
-}
 
 /// A fresh, empty database of one engine, removed on drop.
 struct Db {
@@ -88,22 +84,6 @@ impl Drop for Db {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-}
-
-/// Each test once per engine: `<name>::sqlite` and `<name>::postgres`.
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Engine::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Engine::Postgres).await
-            }
-        }
-    )*};
 }
 
 on_both_engines!(
@@ -278,29 +258,36 @@ async fn an_idempotency_key_returns_the_first_result(engine: Engine) {
     assert_eq!(one.list("dave").await.unwrap().len(), 3 + 3);
 
     // The same key at both instances at once: one appointment, every answer the same.
-    let mut tasks = Vec::new();
-    for i in 0..12 {
-        let store = if i % 2 == 0 { one.clone() } else { two.clone() };
-        tasks.push(tokio::spawn(async move {
-            store
-                .create("frank", visit(), Some(&key("same-key")))
-                .await
-                .unwrap()
-        }));
+    // Several rounds, each of 16 requests let go together, so that some meet in the
+    // window between looking the key up and recording it.
+    const ROUNDS: usize = 6;
+    for round in 0..ROUNDS {
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .create("frank", visit(), Some(&key(&format!("same-key-{round}"))))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut ids = Vec::new();
+        let mut new_ones = 0;
+        for task in tasks {
+            let outcome = task.await.unwrap();
+            new_ones += usize::from(matches!(outcome, Created::New(_)));
+            ids.push(outcome.appointment().id.clone());
+        }
+        assert_eq!(new_ones, 1, "round {round}: exactly one request created it");
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "round {round}: {ids:?}");
     }
-    let mut ids = Vec::new();
-    let mut new_ones = 0;
-    for task in tasks {
-        let outcome = task.await.unwrap();
-        new_ones += usize::from(matches!(outcome, Created::New(_)));
-        ids.push(outcome.appointment().id.clone());
-    }
-    assert_eq!(new_ones, 1, "exactly one request created it");
-    ids.dedup();
-    assert_eq!(ids.len(), 1, "{ids:?}");
     let frank = two.list("frank").await.unwrap();
-    assert_eq!(frank.len(), 3 + 1, "{frank:?}");
-    assert!(frank.iter().any(|a| a.id == ids[0]));
+    assert_eq!(frank.len(), 3 + ROUNDS, "{frank:?}");
 }
 
 async fn migrations_are_applied_once_when_instances_start_together(engine: Engine) {

@@ -1,7 +1,7 @@
 //! Shared by the API's integration tests: RSA test keys and token signing, the binary,
 //! a test issuer ([`issuer`]), a PostgreSQL server of their own ([`postgres`]).
 
-#![allow(dead_code)] // each test binary uses part of it
+#![allow(dead_code, unused_macros)] // each test binary uses part of it
 
 pub mod issuer;
 pub mod postgres;
@@ -17,6 +17,31 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
+
+/// The two stores the API can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// A SQLite file or `:memory:`.
+    Sqlite,
+    /// A PostgreSQL server of the test's own ([`postgres::PgServer`]).
+    Postgres,
+}
+
+/// Each named `async fn(Engine)` as two tests: `<name>::sqlite` and `<name>::postgres`.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::support::Engine::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::support::Engine::Postgres).await
+            }
+        }
+    )*};
+}
 
 pub struct TestKey {
     pub encoding: EncodingKey,
