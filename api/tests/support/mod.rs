@@ -1,9 +1,11 @@
 //! Shared by the API's integration tests: RSA test keys and token signing, the binary,
-//! a test issuer ([`issuer`]), a PostgreSQL server of their own ([`postgres`]).
+//! a test issuer ([`issuer`]), a PostgreSQL server of their own ([`postgres`]) and an nginx
+//! ([`nginx`]).
 
 #![allow(dead_code, unused_macros)] // each test binary uses part of it
 
 pub mod issuer;
+pub mod nginx;
 pub mod postgres;
 
 use std::sync::LazyLock;
@@ -113,12 +115,21 @@ pub struct Binary {
 
 impl Binary {
     pub fn start(args: &[&str]) -> Binary {
+        Binary::start_with_env(args, &[])
+    }
+
+    /// The same, with these environment variables set.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Binary {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_appointments-api"))
             .args(args)
             .env_remove("ALLOWED_ORIGINS")
             .env_remove("AUTH0_ISSUER")
             .env_remove("AUTH0_JWKS_URI")
+            .env_remove("DATABASE_URL")
+            .env_remove("DB_POOL_SIZE")
+            .env_remove("PUBLIC_URL")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
@@ -153,6 +164,26 @@ impl Binary {
                 return line;
             }
         }
+    }
+
+    /// A line read already that contains `needle`, else the next one (see [`Binary::wait_for`]).
+    pub fn seen_or_wait_for(&mut self, needle: &str) -> String {
+        match self.output.iter().find(|l| l.contains(needle)) {
+            Some(line) => line.clone(),
+            None => self.wait_for(needle),
+        }
+    }
+
+    /// Waits until `n` lines read so far contain `needle` (each line waited for up to 20 s).
+    pub fn wait_for_count(&mut self, needle: &str, n: usize) {
+        while self.count(needle) < n {
+            self.wait_for(needle);
+        }
+    }
+
+    /// The lines read so far that contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.output.iter().filter(|l| l.contains(needle)).count()
     }
 
     /// `http://127.0.0.1:<port>` from the start-up banner.
