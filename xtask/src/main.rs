@@ -22,7 +22,8 @@ commands:
   dev     install what is missing, then run dev-tenant (:7002), appointments-api (:7001)
           and `trunk serve` (:8080); Ctrl-C stops all three. With --domain and --client-id,
           against a real tenant instead (`cargo xtask dev --help`)
-  test    install what is missing (Chromium, chromedriver, Firefox ESR and geckodriver too),
+  test    install what is missing (Chromium, chromedriver, Firefox ESR, geckodriver, nginx
+          and PostgreSQL too),
           then run every check and test: fmt, clippy on both targets, native tests, browser
           tests, end-to-end tests (sign-in, session, code flow, tabs and cross-site also
           in Firefox)
@@ -198,7 +199,8 @@ fn test() -> Result<()> {
     let tools = Toolchain::ensure(true)?;
     tools.ensure_axe_core()?;
     tools.ensure_interop_provider()?;
-    tools::ensure_program("nginx", &["nginx"], "the deployment test")?;
+    tools::ensure_program("nginx", &["nginx"], "the deployment tests")?;
+    tools::ensure_postgresql()?;
     let root = project_root();
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([

@@ -289,6 +289,33 @@ fn ensure_firefox() -> Result<()> {
     apt_install(&["firefox-esr"], "the Firefox end-to-end tests")
 }
 
+/// PostgreSQL's programs (`initdb`, `postgres`, `pg_isready`, `psql`) for the API's
+/// PostgreSQL tests, which start a server of their own in a temporary folder: Debian's
+/// `postgresql`, installed with apt when missing and running as root. `PG_BIN` names another
+/// folder of those programs. (Debian's package also makes its own `main` cluster, on port
+/// 5432; the tests never use it.)
+pub fn ensure_postgresql() -> Result<()> {
+    if let Some(dir) = env::var_os("PG_BIN").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return if dir.join("initdb").is_file() {
+            Ok(())
+        } else {
+            Err(format!("PG_BIN is {}, which has no initdb", dir.display()))
+        };
+    }
+    let installed = fs::read_dir("/usr/lib/postgresql")
+        .map(|versions| {
+            versions
+                .filter_map(|v| v.ok())
+                .any(|v| v.path().join("bin/initdb").is_file())
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    apt_install(&["postgresql"], "the API's PostgreSQL tests")
+}
+
 /// Makes sure `program` is on the machine, installing Debian `packages` with apt when it is
 /// missing and this runs as root; otherwise says what to install.
 pub fn ensure_program(program: &str, packages: &[&str], needed_by: &str) -> Result<()> {
