@@ -1,11 +1,21 @@
 //! `cargo xtask bench` runs this (a benchmark: it reports, it does not pass or fail):
 //! first-load timings in headless Chromium, and the appointments API under load: with wrk
 //! and a Bearer token, then with the bench's own load client, Bearer and DPoP (a fresh
-//! proof signed for every request). It writes its results as JSON to `$BENCH_REPORT`.
+//! proof signed for every request); the same on PostgreSQL, one instance and two behind
+//! nginx, and what the DPoP replay cache costs in memory and in PostgreSQL. It writes its
+//! results as JSON to `$BENCH_REPORT`.
 
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+/// An nginx and a PostgreSQL server of the bench's own: the API tests' helpers.
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../api/tests/support/nginx.rs"]
+mod nginx;
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../api/tests/support/postgres.rs"]
+mod postgres;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
@@ -76,6 +86,7 @@ mod host {
         .await;
 
         let (api, api_schemes) = load_test(&stack).await;
+        let api_postgres = postgres_load_test(&stack).await;
         let report = json!({
             "loads": loads,
             "first_contentful_paint_ms": summary(&first_contentful_paint),
@@ -83,6 +94,7 @@ mod host {
             "callback_to_list_ms": summary(&callback_to_list),
             "api": api,
             "api_schemes": api_schemes,
+            "api_postgres": api_postgres,
         });
         if let Some(dir) = std::path::Path::new(&report_path).parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -183,6 +195,155 @@ mod host {
             "proof_signing_us": signing_cost(&with_proof),
         });
         (wrk, schemes)
+    }
+
+    /// The API on PostgreSQL (a durable server of the bench's own: fsync and synchronous
+    /// commits on, as in production), all on this machine: one instance addressed directly,
+    /// then two instances behind nginx (`deploy/nginx/appointments-api.conf`, round-robin),
+    /// each with wrk (Bearer) and the bench's own client (Bearer, and DPoP, whose replay
+    /// check is then an `INSERT` in the shared database); and the replay cache's cost alone.
+    async fn postgres_load_test(stack: &Stack) -> Value {
+        let token = access_token(stack).await;
+        let key = Arc::new(dpop::Signer::generate());
+        let bound = bound_access_token(stack, &key).await;
+        let pg = tokio::task::spawn_blocking(|| {
+            let mut pg = super::postgres::PgServer::init(true);
+            pg.run();
+            pg
+        })
+        .await
+        .expect("PostgreSQL starts (cargo xtask bench installs it)");
+        let database = appointments_api::Database::parse(&pg.url()).expect("its URL");
+        let settings = |public_url: Option<String>| {
+            let mut settings =
+                appointments_api::Settings::new(format!("{}/", stack.tenant), "appointments:api");
+            settings.database = database.clone();
+            settings.public_url = public_url;
+            settings
+        };
+        let replay_cache = replay_cache_cost(&database).await;
+
+        let one = appointments_api::spawn(settings(None))
+            .await
+            .expect("the API on PostgreSQL");
+        let url = format!("{}/api/appointments", one.base_url());
+        let one_instance = measure(&url, &token, &key, &bound).await;
+        one.shutdown().await;
+
+        let mut nginx = super::nginx::Nginx::prepare();
+        let public = nginx.origin();
+        let mut instances = Vec::new();
+        for _ in 0..2 {
+            instances.push(
+                appointments_api::spawn(settings(Some(public.clone())))
+                    .await
+                    .expect("an instance on PostgreSQL"),
+            );
+        }
+        let template = include_str!("../deploy/nginx/appointments-api.conf");
+        let log = nginx.file("appointments-api.access.log");
+        let server = super::nginx::render(
+            &template.replace(
+                "access_log /var/log/nginx/appointments-api.access.log appointments_api;",
+                &format!("access_log {} appointments_api;", log.display()),
+            ),
+            &[
+                ("__LISTEN__", &format!("127.0.0.1:{}", nginx.port())),
+                ("__SERVER_NAME__", "127.0.0.1"),
+                ("__API_1__", &instances[0].addr().to_string()),
+                ("__API_2__", &instances[1].addr().to_string()),
+            ],
+        );
+        tokio::task::block_in_place(|| nginx.start(&server));
+        let url = format!("{public}/api/appointments");
+        let two_behind_nginx = measure(&url, &token, &key, &bound).await;
+        for instance in instances {
+            instance.shutdown().await;
+        }
+        drop(nginx);
+        drop(pg);
+        json!({
+            "database": "PostgreSQL of this machine's packages, fsync on, on this machine",
+            "one_instance": one_instance,
+            "two_instances_behind_nginx": two_behind_nginx,
+            "replay_cache": replay_cache,
+        })
+    }
+
+    /// wrk with a Bearer token, then the bench's own client with Bearer and with DPoP.
+    async fn measure(url: &str, token: &str, key: &Arc<dpop::Signer>, bound: &str) -> Value {
+        let wrk = wrk(url, token).await;
+        let bearer_token = token.to_string();
+        let bearer: Credentials = Arc::new(move || (format!("Bearer {bearer_token}"), None));
+        let (proof_url, bound, key) = (url.to_string(), bound.to_string(), key.clone());
+        let with_proof: Credentials = Arc::new(move || {
+            let proof = key.proof("GET", &proof_url, dpop::now(), Some(&bound), None);
+            (format!("DPoP {bound}"), Some(proof))
+        });
+        json!({
+            "wrk_bearer": wrk,
+            "bearer": load(url, bearer).await,
+            "dpop": load(url, with_proof).await,
+        })
+    }
+
+    /// The DPoP replay cache alone: one `first_use` after another (the latency a request
+    /// pays), and 64 at a time (what the cache sustains), in memory and in PostgreSQL.
+    async fn replay_cache_cost(database: &appointments_api::Database) -> Value {
+        use appointments_api::auth::replay::{JtiCache, MemoryJtiCache, MEMORY_CAPACITY};
+        use appointments_api::store::{Store, StoreOptions};
+        const SEQUENTIAL: u32 = 5000;
+        const TASKS: u32 = 64;
+        const EACH: u32 = 200;
+        let store = Store::open(database, StoreOptions::default())
+            .await
+            .expect("the store");
+        let caches: [(&str, Arc<dyn JtiCache>); 2] = [
+            ("memory", Arc::new(MemoryJtiCache::new(MEMORY_CAPACITY))),
+            (
+                "postgresql",
+                store
+                    .shared_replay_cache()
+                    .expect("PostgreSQL keeps the proofs"),
+            ),
+        ];
+        let mut figures = serde_json::Map::new();
+        for (name, cache) in caches {
+            let now = dpop::now();
+            let started = Instant::now();
+            for i in 0..SEQUENTIAL {
+                let first = cache
+                    .first_use("bench-key", &format!("seq-{i}"), now, now + 301)
+                    .await;
+                assert_eq!(first, Ok(true));
+            }
+            let sequential_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(SEQUENTIAL);
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|t| {
+                    let cache = cache.clone();
+                    tokio::spawn(async move {
+                        for i in 0..EACH {
+                            let jti = format!("par-{t}-{i}");
+                            let first = cache.first_use("bench-key", &jti, now, now + 301).await;
+                            assert_eq!(first, Ok(true));
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("a cache task");
+            }
+            let per_second = f64::from(TASKS * EACH) / started.elapsed().as_secs_f64();
+            figures.insert(
+                name.to_string(),
+                json!({
+                    "sequential_us_per_check": sequential_us,
+                    "checks_per_second_64_at_a_time": per_second,
+                }),
+            );
+        }
+        Value::Object(figures)
     }
 
     /// 64 connections for 20 s with wrk (`-t2`), one Bearer token.

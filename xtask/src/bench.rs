@@ -20,6 +20,8 @@ const FIRST_LOAD: [&str; 6] = [
 pub fn run() -> Result<()> {
     let tools = Toolchain::ensure(true)?;
     tools::ensure_program("wrk", &["wrk"], "the API load test")?;
+    tools::ensure_program("nginx", &["nginx"], "the API load test behind nginx")?;
+    tools::ensure_postgresql()?;
     tools::ensure_program("brotli", &["brotli"], "the size table")?;
     let out = project_root().join("target/bench");
     let site = out.join("dist");
@@ -69,7 +71,8 @@ pub fn run() -> Result<()> {
     let log = fs::File::create(out.join("bench-servers.log"))
         .map_err(|e| format!("cannot create the log: {e}"))?;
     println!(
-        "\nLoad timings ({} fresh loads each) and the API under load: about three minutes",
+        "\nLoad timings ({} fresh loads each) and the API under load, on SQLite and on \
+         PostgreSQL (one instance, two behind nginx): about five minutes",
         20
     );
     crate::run(
