@@ -416,8 +416,8 @@ impl PgStore {
 /// Returns the versions this call applied.
 async fn migrate(mut client: Object) -> Result<Vec<i64>, Failure> {
     // Two sessions creating the same table at once can both pass `IF NOT EXISTS` and one
-    // then fails on the catalog's unique index (23505) or finds the table made (42P07):
-    // the table exists either way, so try again.
+    // then fails on the catalog's unique index (23505), or finds the table (42P07) or its
+    // row type (42710) made: the table exists either way, so try again.
     let mut tries = 0;
     loop {
         tries += 1;
@@ -425,8 +425,9 @@ async fn migrate(mut client: Object) -> Result<Vec<i64>, Failure> {
             Ok(()) => break,
             Err(e)
                 if tries < MAX_ATTEMPTS
-                    && e.code()
-                        .is_some_and(|c| matches!(c.code(), "23505" | "42P07" | "40001")) =>
+                    && e.code().is_some_and(|c| {
+                        matches!(c.code(), "23505" | "42P07" | "42710" | "40001")
+                    }) =>
             {
                 back_off(tries).await
             }
