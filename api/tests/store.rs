@@ -495,6 +495,81 @@ where
     }
 }
 
+/// CockroachDB and YugabyteDB run transactions `SERIALIZABLE`, where a conflict is a
+/// serialization failure (SQLSTATE 40001) to retry rather than a wait. PostgreSQL does the
+/// same once its default isolation is `serializable`: two instances then seed a new user
+/// once, keep every create, give one appointment per key and refuse a replayed proof, with
+/// the conflicts retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_serializable_isolation_as_distributed_engines_run_conflicts_are_retried() {
+    let db = Db::fresh(Engine::Postgres).await;
+    let pg = db.pg.as_ref().unwrap();
+    pg.psql(
+        "postgres",
+        "ALTER DATABASE postgres SET default_transaction_isolation TO 'serializable'",
+    );
+    let [one, two] = [db.open().await, db.open().await];
+    assert_eq!(
+        pg.psql("postgres", "SHOW default_transaction_isolation"),
+        "serializable"
+    );
+    for round in 0..4 {
+        let user = format!("user-{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+                let (barrier, user) = (barrier.clone(), user.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let visit = new(
+                        &format!("Mine {i}"),
+                        "2031-01-01T10:00:00Z",
+                        "2031-01-01T11:00:00Z",
+                    );
+                    match i % 4 {
+                        0 => store.list(&user).await.map(|_| ()),
+                        1 => store.create(&user, visit, None).await.map(|_| ()),
+                        _ => {
+                            let same = new("Same", "2031-01-01T10:00:00Z", "2031-01-01T11:00:00Z");
+                            store.create(&user, same, Some(&key("k"))).await.map(|_| ())
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await
+                .unwrap()
+                .expect("every request succeeds, conflicts retried");
+        }
+        let list = one.list(&user).await.unwrap();
+        let count = |prefix: &str| list.iter().filter(|a| a.title.starts_with(prefix)).count();
+        assert_eq!(
+            list.len() - count("Mine") - count("Same"),
+            3,
+            "seeded once: {list:?}"
+        );
+        assert_eq!(count("Mine"), 4, "every create kept");
+        assert_eq!(count("Same"), 1, "one appointment for the key");
+    }
+    let (a, b) = (
+        one.shared_replay_cache().unwrap(),
+        two.shared_replay_cache().unwrap(),
+    );
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let cache = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { cache.first_use("key", "once", 100, 400).await })
+        })
+        .collect();
+    let mut firsts = 0;
+    for task in tasks {
+        firsts += usize::from(task.await.unwrap().expect("answered"));
+    }
+    assert_eq!(firsts, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgresql_stopping_is_unavailable_not_an_error_and_its_return_needs_no_restart() {
     let mut db = Db::fresh(Engine::Postgres).await;
