@@ -15,6 +15,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
+// The API's nginx helpers (standard library only): where nginx is, and filling a template.
+#[path = "../api/tests/support/nginx.rs"]
+mod nginx;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,7 +56,7 @@ async fn the_release_build_at_the_root_behind_nginx_signs_in_under_the_csp() {
 /// Serves `dist` (built for `public_url`) with deploy/nginx/appointments.conf, checks what
 /// nginx answers over plain HTTP, then uses the app in headless Chromium.
 async fn behind_nginx(dist: &Path, public_url: &str) {
-    let nginx_program = nginx_program();
+    let nginx_program = nginx::program();
     let site = Site::prepare(dist, public_url);
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
@@ -277,7 +280,7 @@ async fn sign_in_with_the_code_flow(stack: &Stack, app: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_host_without_headers_or_rewrites_works_with_the_meta_csp_and_404_html() {
     let dist = subpath_dist();
-    let nginx_program = nginx_program();
+    let nginx_program = nginx::program();
     let site = Site::prepare(&dist, PUBLIC_URL);
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
@@ -559,29 +562,6 @@ fn root_dist() -> PathBuf {
     dir
 }
 
-/// nginx: `NGINX`, else Debian's /usr/sbin/nginx, else `nginx` on PATH.
-fn nginx_program() -> PathBuf {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("NGINX")
-        .filter(|program| !program.is_empty())
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    candidates.push(PathBuf::from("/usr/sbin/nginx"));
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("nginx")));
-    }
-    candidates
-        .into_iter()
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "nginx is not installed (looked for NGINX, /usr/sbin/nginx and PATH). \
-                 `cargo xtask test` installs Debian's package (apt-get install nginx) when it \
-                 runs as root; otherwise install it, or set NGINX to its binary"
-            )
-        })
-}
-
 /// A temporary directory: a copy of the build at `www/<public_url>`, and nginx's
 /// configuration, logs and temp files. Removed on drop.
 struct Site {
@@ -673,7 +653,7 @@ impl Nginx {
             "the template has `{TEMPLATE_ACCESS_LOG}`"
         );
         let access_log = site.dir.join("appointments.access.log");
-        let server = render(
+        let server = nginx::render(
             &template.replace(
                 TEMPLATE_ACCESS_LOG,
                 &format!("access_log {} appointments;", access_log.display()),
@@ -761,23 +741,6 @@ impl Drop for Nginx {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
-}
-
-/// Replaces each placeholder; none may be left.
-fn render(template: &str, values: &[(&str, &str)]) -> String {
-    let mut rendered = template.to_string();
-    for (placeholder, value) in values {
-        rendered = rendered.replace(placeholder, value);
-    }
-    assert!(
-        !rendered.contains("__"),
-        "a placeholder is left: {}",
-        rendered
-            .lines()
-            .find(|line| line.contains("__"))
-            .unwrap_or_default()
-    );
-    rendered
 }
 
 fn free_port() -> u16 {
