@@ -8,7 +8,6 @@
 //! `memory` (IndexedDB holds it only across the sign-in's redirect).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::browser::http::{self, Body, Response};
@@ -26,11 +25,31 @@ pub struct DpopKey {
     jwk: PublicJwk,
 }
 
+// A few entries at most (this session's key; the tenant's and the API's nonces): lists,
+// which cost the wasm less code than hash maps.
 thread_local! {
-    static KEYS: RefCell<HashMap<String, Rc<DpopKey>>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<Vec<Rc<DpopKey>>> = const { RefCell::new(Vec::new()) };
     /// The latest `DPoP-Nonce` of each server, by origin (RFC 9449 §8: valid until it
     /// sends another).
-    static NONCES: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    static NONCES: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn nonce_for(origin: &str) -> Option<String> {
+    NONCES.with(|nonces| {
+        let nonces = nonces.borrow();
+        nonces
+            .iter()
+            .find(|(o, _)| o == origin)
+            .map(|(_, n)| n.clone())
+    })
+}
+
+fn remember_nonce(origin: &str, nonce: &str) {
+    NONCES.with(|nonces| {
+        let mut nonces = nonces.borrow_mut();
+        nonces.retain(|(o, _)| o != origin);
+        nonces.push((origin.to_string(), nonce.to_string()));
+    });
 }
 
 /// A new key, kept in IndexedDB until the sign-in that asked for it completes.
@@ -45,7 +64,7 @@ pub async fn create() -> Result<Rc<DpopKey>, String> {
 
 /// The key named `id`: from memory, else from IndexedDB.
 pub async fn load(id: &str) -> Result<Rc<DpopKey>, String> {
-    if let Some(key) = KEYS.with(|keys| keys.borrow().get(id).cloned()) {
+    if let Some(key) = KEYS.with(|keys| keys.borrow().iter().find(|k| k.id == id).cloned()) {
         return Ok(key);
     }
     match keystore::get(id).await? {
@@ -62,7 +81,7 @@ pub async fn keep_in_memory_only(id: &str) {
 
 /// Deletes the key everywhere: the session it belonged to has ended.
 pub fn forget(id: &str) {
-    KEYS.with(|keys| keys.borrow_mut().remove(id));
+    KEYS.with(|keys| keys.borrow_mut().retain(|key| key.id != id));
     let id = id.to_string();
     wasm_bindgen_futures::spawn_local(async move {
         let _ = keystore::delete(&id).await;
@@ -73,12 +92,16 @@ async fn remember(id: String, stored: StoredKey) -> Result<Rc<DpopKey>, String> 
     let jwk = PublicJwk::p256(stored.x, stored.y);
     let jkt = base64url::encode(&crypto::sha256(jwk.thumbprint_input().as_bytes()).await?);
     let key = Rc::new(DpopKey {
-        id: id.clone(),
+        id,
         jkt,
         private: stored.private,
         jwk,
     });
-    KEYS.with(|keys| keys.borrow_mut().insert(id, key.clone()));
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        keys.retain(|k| k.id != key.id);
+        keys.push(key.clone());
+    });
     Ok(key)
 }
 
@@ -147,7 +170,7 @@ pub async fn send(
     };
     let mut retried = false;
     loop {
-        let nonce = NONCES.with(|n| n.borrow().get(&origin).cloned());
+        let nonce = nonce_for(&origin);
         let proof = match (&credentials, key) {
             (Credentials::Bound(token, _), Some(key)) => {
                 Some(key.proof(method, url, Some(token), nonce.as_deref()).await)
@@ -173,7 +196,7 @@ pub async fn send(
             .await
             .map_err(|_| SendError::NoAnswer)?;
         if let Some(fresh) = &response.dpop_nonce {
-            NONCES.with(|n| n.borrow_mut().insert(origin.clone(), fresh.clone()));
+            remember_nonce(&origin, fresh);
         }
         let asked = key.is_some()
             && response.dpop_nonce.is_some()
