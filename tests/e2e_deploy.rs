@@ -15,12 +15,13 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
-// The API's nginx helpers (standard library only): where nginx is, and filling a template.
+// The test nginx the API's tests use (standard library only): one process of our own on a free
+// port, in a temporary folder, killed on drop.
 #[path = "../api/tests/support/nginx.rs"]
 mod nginx;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
@@ -56,13 +57,13 @@ async fn the_release_build_at_the_root_behind_nginx_signs_in_under_the_csp() {
 /// Serves `dist` (built for `public_url`) with deploy/nginx/appointments.conf, checks what
 /// nginx answers over plain HTTP, then uses the app in headless Chromium.
 async fn behind_nginx(dist: &Path, public_url: &str) {
-    let nginx_program = nginx::program();
     let site = Site::prepare(dist, public_url);
-    let port = free_port();
-    let origin = format!("http://127.0.0.1:{port}");
+    let mut nginx = nginx::Nginx::prepare();
+    let port = nginx.port();
+    let origin = nginx.origin();
     let (stack, config) = Stack::start_for_static_site(&origin, public_url).await;
     site.write_config(&config);
-    let nginx = Nginx::start(&nginx_program, &site, port, &stack).await;
+    nginx.start(&template_server(&site, port, &stack));
     let app = format!("{origin}{public_url}");
 
     // ---- What nginx answers, over plain HTTP. ----
@@ -280,10 +281,10 @@ async fn sign_in_with_the_code_flow(stack: &Stack, app: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_host_without_headers_or_rewrites_works_with_the_meta_csp_and_404_html() {
     let dist = subpath_dist();
-    let nginx_program = nginx::program();
     let site = Site::prepare(&dist, PUBLIC_URL);
-    let port = free_port();
-    let origin = format!("http://127.0.0.1:{port}");
+    let mut nginx = nginx::Nginx::prepare();
+    let port = nginx.port();
+    let origin = nginx.origin();
     let (stack, config) = Stack::start_for_static_site(&origin, PUBLIC_URL).await;
     site.write_config(&config);
     let prepared = Command::new("sh")
@@ -304,7 +305,7 @@ async fn a_host_without_headers_or_rewrites_works_with_the_meta_csp_and_404_html
          }}\n",
         root = site.root().display()
     );
-    let nginx = Nginx::start_server(&nginx_program, &site, port, &server).await;
+    nginx.start(&format!("{BUILD_TYPES}{server}"));
     let app = format!("{origin}{PUBLIC_URL}");
 
     let http = reqwest::Client::new();
@@ -562,8 +563,8 @@ fn root_dist() -> PathBuf {
     dir
 }
 
-/// A temporary directory: a copy of the build at `www/<public_url>`, and nginx's
-/// configuration, logs and temp files. Removed on drop.
+/// A temporary directory: a copy of the build at `www/<public_url>`, and the template's
+/// access log. Removed on drop.
 struct Site {
     dir: PathBuf,
     public_url: String,
@@ -584,9 +585,6 @@ impl Site {
             public_url: public_url.to_string(),
         };
         copy_dir(dist, &site.docroot()).expect("copy the build");
-        for temp in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
-            std::fs::create_dir_all(site.dir.join("temp").join(temp)).expect("temp dir");
-        }
         site
     }
 
@@ -608,13 +606,9 @@ impl Site {
         .expect("write config.json");
     }
 
-    /// The template's access log, which [`Nginx::start`] points here.
+    /// The template's access log, which [`template_server`] points here.
     fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("appointments.access.log")).unwrap_or_default()
-    }
-
-    fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 }
 
@@ -638,116 +632,36 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Our own nginx, one process, killed on drop.
-struct Nginx {
-    process: Child,
-}
+/// The MIME types the build needs, and not wasm's: the template must set application/wasm
+/// itself. (The test's nginx loads no `mime.types`.)
+const BUILD_TYPES: &str = "types { text/html html; text/css css; application/javascript js;\n\
+                           application/json json; image/svg+xml svg; }\n\
+                           default_type application/octet-stream;\n";
 
-impl Nginx {
-    /// nginx with deploy/nginx/appointments.conf, rendered for this stack.
-    async fn start(program: &Path, site: &Site, port: u16, stack: &Stack) -> Nginx {
-        let template = include_str!("../deploy/nginx/appointments.conf");
-        assert_eq!(
-            template.matches(TEMPLATE_ACCESS_LOG).count(),
-            1,
-            "the template has `{TEMPLATE_ACCESS_LOG}`"
-        );
-        let access_log = site.dir.join("appointments.access.log");
-        let server = nginx::render(
-            &template.replace(
-                TEMPLATE_ACCESS_LOG,
-                &format!("access_log {} appointments;", access_log.display()),
-            ),
-            &[
-                ("__LISTEN__", &format!("127.0.0.1:{port}")),
-                ("__SERVER_NAME__", "localhost 127.0.0.1"),
-                ("__ROOT__", &site.root().display().to_string()),
-                ("__PUBLIC_URL__", &site.public_url),
-                ("__TENANT_ORIGIN__", &stack.tenant),
-                ("__API_ORIGIN__", &stack.api),
-            ],
-        );
-        Self::start_server(program, site, port, &server).await
-    }
-
-    /// nginx with `server` as its one server block.
-    async fn start_server(program: &Path, site: &Site, port: u16, server: &str) -> Nginx {
-        std::fs::write(site.dir.join("appointments.conf"), server).expect("server block");
-
-        let dir = site.dir.display();
-        // `master_process off`: one process, so that killing it stops nginx entirely. The
-        // types are only the ones the build needs, and not wasm's: the server block must set
-        // application/wasm itself.
-        let main = format!(
-            "master_process off;\n\
-             pid {dir}/nginx.pid;\n\
-             error_log {dir}/error.log info;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n\
-             \x20   types {{ text/html html; text/css css; application/javascript js;\n\
-             \x20            application/json json; image/svg+xml svg; }}\n\
-             \x20   default_type application/octet-stream;\n\
-             \x20   access_log {dir}/access.log;\n\
-             \x20   client_body_temp_path {dir}/temp/client_body;\n\
-             \x20   proxy_temp_path {dir}/temp/proxy;\n\
-             \x20   fastcgi_temp_path {dir}/temp/fastcgi;\n\
-             \x20   uwsgi_temp_path {dir}/temp/uwsgi;\n\
-             \x20   scgi_temp_path {dir}/temp/scgi;\n\
-             \x20   include {dir}/appointments.conf;\n\
-             }}\n"
-        );
-        std::fs::write(site.dir.join("nginx.conf"), main).expect("nginx.conf");
-
-        let mut process = Command::new(program)
-            .arg("-p")
-            .arg(&site.dir)
-            .arg("-c")
-            .arg(site.dir.join("nginx.conf"))
-            // The startup error log, before the configuration's is read (nginx 1.19.5+).
-            .arg("-e")
-            .arg(site.dir.join("error.log"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let deadline = Instant::now() + support::WAIT;
-        loop {
-            if let Ok(Some(status)) = process.try_wait() {
-                panic!(
-                    "nginx stopped at start ({status}); its error log:\n{}",
-                    site.error_log()
-                );
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen on port {port}; its error log:\n{}",
-                site.error_log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Nginx { process }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+/// deploy/nginx/appointments.conf, rendered for this stack, its access log in `site`.
+fn template_server(site: &Site, port: u16, stack: &Stack) -> String {
+    let template = include_str!("../deploy/nginx/appointments.conf");
+    assert_eq!(
+        template.matches(TEMPLATE_ACCESS_LOG).count(),
+        1,
+        "the template has `{TEMPLATE_ACCESS_LOG}`"
+    );
+    let access_log = site.dir.join("appointments.access.log");
+    let server = nginx::render(
+        &template.replace(
+            TEMPLATE_ACCESS_LOG,
+            &format!("access_log {} appointments;", access_log.display()),
+        ),
+        &[
+            ("__LISTEN__", &format!("127.0.0.1:{port}")),
+            ("__SERVER_NAME__", "localhost 127.0.0.1"),
+            ("__ROOT__", &site.root().display().to_string()),
+            ("__PUBLIC_URL__", &site.public_url),
+            ("__TENANT_ORIGIN__", &stack.tenant),
+            ("__API_ORIGIN__", &stack.api),
+        ],
+    );
+    format!("{BUILD_TYPES}{server}")
 }
 
 /// The Content-Security-Policy of the app's pages and files, as the template renders it.

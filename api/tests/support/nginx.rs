@@ -1,4 +1,4 @@
-//! An nginx of the test's own, as `tests/e2e_deploy.rs` starts one: Debian's binary (`NGINX`,
+//! An nginx of the test's own (the API's tests, the bench and `tests/e2e_deploy.rs`): Debian's binary (`NGINX`,
 //! else /usr/sbin/nginx, else `nginx` on `PATH`), one process (`master_process off`), its
 //! configuration, logs and temp files in a temporary folder, listening on a free port of
 //! 127.0.0.1; killed and removed on drop. It never touches the system's nginx.
