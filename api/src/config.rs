@@ -430,7 +430,7 @@ pub fn validate_issuer(value: &str) -> Result<String, String> {
              https://dev-abc.us.auth0.com/ or https://sso.example.com/realms/demo"
         )
     })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    if !is_http_with_host(&url) {
         return Err(format!(
             "{value:?} must be an http or https URL, e.g. https://dev-abc.us.auth0.com/"
         ));
@@ -449,7 +449,7 @@ pub fn validate_issuer(value: &str) -> Result<String, String> {
 fn validate_http_url(value: &str) -> Result<Url, String> {
     let value = value.trim();
     let url = Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    if !is_http_with_host(&url) {
         return Err(format!("{value:?} must be an http or https URL"));
     }
     Ok(url)
@@ -470,23 +470,31 @@ pub fn validate_public_url(value: &str) -> Result<String, String> {
     let url = Url::parse(value).map_err(|e| {
         format!("{value:?} is not an absolute URL ({e}); a public URL looks like https://api.example.com")
     })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    if !is_http_with_host(&url) {
         return Err(format!(
             "{value:?} must be an http or https origin, e.g. https://api.example.com"
         ));
     }
-    if url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
+    if !is_origin_only(&url) {
         return Err(format!(
             "{value:?} is not an origin: scheme://host[:port] only (no path, query or user), \
              e.g. https://api.example.com"
         ));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+fn is_http_with_host(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && url.host_str().is_some()
+}
+
+/// Nothing but scheme, host and port: no path (other than `/`), query, fragment or user.
+fn is_origin_only(url: &Url) -> bool {
+    url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
 }
 
 /// Checks `--db-pool-size`: a whole number from 1 to [`MAX_POOL_SIZE`].
@@ -520,7 +528,7 @@ pub fn parse_origin(item: &str) -> Result<String, String> {
             "{item:?} is not an origin like http://localhost:8080 (list each origin; no wildcards)"
         )
     })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    if !is_http_with_host(&url) {
         return Err(format!(
             "{item:?} is not an http(s) origin like http://localhost:8080"
         ));
@@ -530,12 +538,7 @@ pub fn parse_origin(item: &str) -> Result<String, String> {
             "{item:?}: wildcards are not supported; list each origin"
         ));
     }
-    if url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
+    if !is_origin_only(&url) {
         return Err(format!(
             "{item:?} is not an origin: no path, e.g. http://localhost:8080"
         ));
