@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use super::dpop;
 use super::sign_in::{self, LoginError};
 use super::tabs;
 use super::token_client;
@@ -106,21 +105,13 @@ async fn refresh(
             return Ok(newer);
         }
     }
-    let key = match &current.dpop_key_id {
-        Some(id) => Some(
-            dpop::load(id)
-                .await
-                .map_err(|why| RenewalError::Rejected(OidcError::DpopKeyUnavailable(why)))?,
-        ),
-        None => None,
-    };
     let tokens = token_client::request(
         tenant,
         TokenRequest::RefreshToken {
             refresh_token,
             client_id: &tenant.config.client_id,
         },
-        key.as_deref(),
+        current.dpop_key_id.as_deref(),
     )
     .await
     .map_err(RenewalError::Rejected)?;

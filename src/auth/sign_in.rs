@@ -180,14 +180,6 @@ async fn exchange_and_validate(
         }
         (AuthorizationResponse::Tokens(tokens), None) => tokens,
         (AuthorizationResponse::Code(code), Some(code_verifier)) => {
-            let key = match &transaction.dpop_key_id {
-                Some(id) => Some(
-                    dpop::load(id)
-                        .await
-                        .map_err(OidcError::DpopKeyUnavailable)?,
-                ),
-                None => None,
-            };
             token_client::request(
                 tenant,
                 TokenRequest::AuthorizationCode {
@@ -196,7 +188,7 @@ async fn exchange_and_validate(
                     redirect_uri: redirect_uri.as_str(),
                     client_id: &tenant.config.client_id,
                 },
-                key.as_deref(),
+                transaction.dpop_key_id.as_deref(),
             )
             .await?
         }

@@ -1,26 +1,34 @@
 //! The token endpoint, as a public client: the code exchange, the refresh, and revocation.
 
-use super::dpop::{self, Credentials, DpopKey};
+use super::dpop::{self, Credentials};
 use super::Tenant;
 use crate::browser::http::Body;
 use crate::oidc::response::TokenSet;
 use crate::oidc::token::{self, TokenRequest};
 use crate::oidc::OidcError;
 
-/// Sends `request` to the tenant's token endpoint, with a proof of `key` when the tokens
-/// are to be bound to it (DPoP). Secrets go in the body; the answer's errors are told apart
-/// by their OAuth `error`.
+/// Sends `request` to the tenant's token endpoint, with a proof of the key named `dpop_key`
+/// when the tokens are to be bound to it (DPoP). Secrets go in the body; the answer's errors
+/// are told apart by their OAuth `error`.
 pub(super) async fn request(
     tenant: &Tenant,
     request: TokenRequest<'_>,
-    key: Option<&DpopKey>,
+    dpop_key: Option<&str>,
 ) -> Result<TokenSet, OidcError> {
     let endpoint = tenant.metadata.token_endpoint.as_ref().ok_or_else(|| {
         OidcError::TokenEndpointMalformed(
             "the tenant's discovery document names no `token_endpoint`".into(),
         )
     })?;
-    let credentials = match key {
+    let key = match dpop_key {
+        Some(id) => Some(
+            dpop::load(id)
+                .await
+                .map_err(OidcError::DpopKeyUnavailable)?,
+        ),
+        None => None,
+    };
+    let credentials = match &key {
         Some(key) => Credentials::Proof(key),
         None => Credentials::None,
     };
