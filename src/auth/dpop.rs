@@ -164,26 +164,22 @@ pub async fn send(
     body: impl Fn() -> Option<Body>,
 ) -> Result<Response, SendError> {
     let origin = origin_of(url);
-    let key = match credentials {
-        Credentials::Proof(key) | Credentials::Bound(_, key) => Some(key),
-        Credentials::None | Credentials::Bearer(_) => None,
+    // The Authorization header, the key that signs, and the token its proofs hash (`ath`).
+    let (authorization, key, bound_token) = match credentials {
+        Credentials::None => (None, None, None),
+        Credentials::Bearer(token) => (Some(format!("Bearer {token}")), None, None),
+        Credentials::Proof(key) => (None, Some(key), None),
+        Credentials::Bound(token, key) => (Some(format!("DPoP {token}")), Some(key), Some(token)),
     };
     let mut retried = false;
     loop {
-        let nonce = nonce_for(&origin);
-        let proof = match (&credentials, key) {
-            (Credentials::Bound(token, _), Some(key)) => {
-                Some(key.proof(method, url, Some(token), nonce.as_deref()).await)
-            }
-            (_, Some(key)) => Some(key.proof(method, url, None, nonce.as_deref()).await),
-            _ => None,
-        }
-        .transpose()
-        .map_err(SendError::Proof)?;
-        let authorization = match &credentials {
-            Credentials::Bearer(token) => Some(format!("Bearer {token}")),
-            Credentials::Bound(token, _) => Some(format!("DPoP {token}")),
-            Credentials::None | Credentials::Proof(_) => None,
+        let proof = match key {
+            Some(key) => Some(
+                key.proof(method, url, bound_token, nonce_for(&origin).as_deref())
+                    .await
+                    .map_err(SendError::Proof)?,
+            ),
+            None => None,
         };
         let mut headers = Vec::with_capacity(2);
         if let Some(authorization) = &authorization {
