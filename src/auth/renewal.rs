@@ -126,10 +126,6 @@ async fn refresh(
             tabs::announce_rotation(id, &renewed);
         }
     }
-    // The lock is let go only in a later task: Firefox hands a write to localStorage to the
-    // other tabs' processes at the end of the task that made it, and a tab granted the lock
-    // before that would still read the rotated-away token and use it again (reuse).
-    gloo_timers::future::sleep(Duration::ZERO).await;
     Ok(renewed)
 }
 
