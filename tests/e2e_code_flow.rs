@@ -204,7 +204,17 @@ async fn two_tabs_refreshing_at_once_keep_one_valid_session() {
     find(&browser, "#renew-now").await;
     let second = browser.window().await.expect("this tab");
 
-    // Both tabs renew at the same moment.
+    // Both tabs renew at the same moment: the test holds the app's refresh lock while
+    // both ask for it, then lets it go.
+    browser
+        .execute_async(
+            "const done = arguments[0];
+             navigator.locks.request('appointments.auth.refresh',
+                 () => { done(true); return new Promise(r => window.releaseRefreshLock = r); });",
+            vec![],
+        )
+        .await
+        .expect("hold the refresh lock");
     browser
         .execute("document.querySelector('#renew-now').click()", vec![])
         .await
@@ -217,6 +227,14 @@ async fn two_tabs_refreshing_at_once_keep_one_valid_session() {
         .execute("document.querySelector('#renew-now').click()", vec![])
         .await
         .expect("renew in the first tab");
+    browser
+        .switch_to_window(second.clone())
+        .await
+        .expect("second tab");
+    browser
+        .execute("window.releaseRefreshLock()", vec![])
+        .await
+        .expect("let the refresh lock go");
 
     wait_until("the refresh token was rotated", || async {
         stored_refresh_token(&browser)
@@ -224,11 +242,27 @@ async fn two_tabs_refreshing_at_once_keep_one_valid_session() {
             .is_some_and(|now| now != first)
     })
     .await;
+    let mut token_requests = 0;
     for tab in [app, second] {
         browser.switch_to_window(tab).await.expect("tab");
-        // Neither tab reports a failure, and the newest token still works.
+        wait_until("the tab's renewal has ended", || async {
+            browser
+                .execute(
+                    "return !document.querySelector('#renew-now').disabled",
+                    vec![],
+                )
+                .await
+                .is_ok_and(|done| done == serde_json::Value::Bool(true))
+        })
+        .await;
+        // Neither tab reports a failure.
         assert!(browser.find(Locator::Css("#renewal-failed")).await.is_err());
+        token_requests += requests_to(&browser, "/oauth/token").await.len();
     }
+    // The sign-in's code exchange and one refresh: the tab that waited took the other's
+    // result instead of refreshing again.
+    assert_eq!(token_requests, 2);
+    // The newest token still works.
     let newest = stored_refresh_token(&browser).await.expect("one session");
     let (status, body) = refresh_outside(&stack, &newest).await;
     assert_eq!(status, 200, "the family was not revoked: {body}");

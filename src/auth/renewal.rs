@@ -21,8 +21,7 @@ const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One tab at a time uses the refresh token: a rotated token used twice would make the
 /// tenant revoke the whole family (reuse detection).
 const REFRESH_LOCK: &str = "appointments.auth.refresh";
-/// How long a tab with a sessionStorage copy of the token waits for another tab to say it
-/// has rotated it already.
+/// How long a tab waits for another tab to say it has rotated the token already.
 const PEER_WAIT: Duration = Duration::from_millis(300);
 
 /// Why renewal did not give a new session.
@@ -82,7 +81,7 @@ async fn refresh(
     refresh_token: &str,
 ) -> Result<Session, RenewalError> {
     let mode = tenant.config.token_storage;
-    let _lock = locks::acquire(REFRESH_LOCK).await;
+    let lock = locks::acquire(REFRESH_LOCK).await;
     // Another tab sharing this session may have refreshed while this one waited: its
     // result is taken instead of using a token that has been rotated away.
     if let Some(stored) = storage::load_session(mode) {
@@ -95,9 +94,16 @@ async fn refresh(
         }
     }
     let id = tabs::token_id(refresh_token).await;
-    // A duplicated tab's sessionStorage holds a copy of the token: a tab that has rotated it
-    // already answers with the newer session.
-    if let (TokenStorage::Session, Some(id)) = (mode, &id) {
+    // Storage may not show it yet. A duplicated tab's sessionStorage holds a copy of the
+    // token; and a localStorage write reaches other tabs' processes asynchronously (Firefox
+    // passes it on at the end of the writing task), so a tab handed the lock straight
+    // after a refresh can still read the old token. The tab that rotated it answers.
+    let ask_other_tabs = match mode {
+        TokenStorage::Session => true,
+        TokenStorage::Local => lock.as_ref().is_some_and(|lock| lock.waited),
+        TokenStorage::Memory => false,
+    };
+    if let (true, Some(id)) = (ask_other_tabs, &id) {
         if let Some(newer) = tabs::ask_for_newer(id, PEER_WAIT).await {
             let newer = same_user(current, newer)?;
             tabs::remember_rotation(id.clone(), &newer);
