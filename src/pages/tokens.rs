@@ -2,6 +2,7 @@ use yew::prelude::*;
 
 use crate::auth::{session_key_thumbprint, use_auth, Renewal};
 use crate::components::{local_time_ms, Countdown};
+use crate::json;
 use crate::oidc::inspect::{self, DecodedToken, Inspection, Opacity, TimeClaim};
 
 /// `/tokens`: the token inspector. It renders what the tokens decode to, never the tokens
@@ -190,7 +191,7 @@ fn token_panel(prefix: &'static str, title: &'static str, inspection: &Inspectio
                     { "Encrypted (a JWE) for its issuer: only its header can be read." }
                 </p>
                 if let Some(header) = header {
-                    { json_block(format!("{prefix}-header"), title, "Header", format!("{header:#}")) }
+                    { json_block(format!("{prefix}-header"), title, "Header", json::to_string_pretty(header)) }
                 }
             </>
         },
