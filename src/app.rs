@@ -8,10 +8,10 @@ use yew_router::prelude::*;
 
 use crate::auth::{AuthProvider, SigningKeys, Tenant};
 use crate::browser::{http, location, storage};
-use crate::components::{Header, Loading};
+use crate::components::{loading, Header};
 use crate::config::{is_allowed_origin_url, Config, ConfigError};
 use crate::oidc::discovery::{self, DiscoveryError};
-use crate::pages::StartupErrorPage;
+use crate::pages::startup_error_page;
 use crate::routes::{switch, Route};
 use crate::weburl::Url;
 
@@ -58,13 +58,13 @@ pub fn app() -> Html {
         Startup::Loading => html! {
             <>
                 <header class="site-header"><span class="brand">{ "Appointments" }</span></header>
-                <main class="page" id="main"><Loading label="Loading…" /></main>
+                <main class="page" id="main">{ loading("Loading…") }</main>
             </>
         },
         Startup::Failed(error) => html! {
             <>
                 <header class="site-header"><span class="brand">{ "Appointments" }</span></header>
-                <StartupErrorPage error={error.clone()} />
+                { startup_error_page(error) }
             </>
         },
         Startup::Ready(tenant) => html! {

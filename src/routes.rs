@@ -7,7 +7,7 @@ use yew_router::prelude::*;
 
 use crate::components::RequireSession;
 use crate::pages::{
-    AppointmentsPage, CallbackPage, LoginPage, NotFoundPage, ProfilePage, TokensPage,
+    not_found_page, AppointmentsPage, CallbackPage, LoginPage, ProfilePage, TokensPage,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub fn switch(route: Route) -> Html {
         Route::Appointments => html! { <RequireSession><AppointmentsPage /></RequireSession> },
         Route::Profile => html! { <RequireSession><ProfilePage /></RequireSession> },
         Route::Tokens => html! { <RequireSession><TokensPage /></RequireSession> },
-        Route::NotFound => html! { <NotFoundPage /> },
+        Route::NotFound => not_found_page(),
     }
 }
 

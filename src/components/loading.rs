@@ -1,16 +1,12 @@
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct LoadingProps {
-    pub label: AttrValue,
-}
-
-#[function_component(Loading)]
-pub fn loading(props: &LoadingProps) -> Html {
+/// A neutral waiting state, as `index.html` paints before the app runs. A function, not a
+/// component: it is markup only.
+pub fn loading(label: &'static str) -> Html {
     html! {
         <p class="loading" role="status" aria-live="polite">
             <span class="spinner" aria-hidden="true"></span>
-            { props.label.clone() }
+            { label }
         </p>
     }
 }

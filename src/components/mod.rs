@@ -9,5 +9,5 @@ mod require_session;
 pub use countdown::{local_time_ms, time_left, Countdown};
 pub use error_panel::ErrorPanel;
 pub use header::Header;
-pub use loading::Loading;
+pub use loading::loading;
 pub use require_session::RequireSession;

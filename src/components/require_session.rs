@@ -2,7 +2,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::auth::use_auth;
-use crate::components::Loading;
+use crate::components::loading;
 use crate::pages::login::LoginQuery;
 use crate::routes::Route;
 
@@ -32,6 +32,6 @@ pub fn require_session(props: &RequireSessionProps) -> Html {
     if signed_in {
         props.children.clone()
     } else {
-        html! { <Loading label="Redirecting to sign-in…" /> }
+        loading("Redirecting to sign-in…")
     }
 }

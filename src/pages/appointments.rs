@@ -4,7 +4,7 @@ use yew::prelude::*;
 use crate::appointments::{self, Appointment, AppointmentsError, NewAppointment};
 use crate::auth::{use_auth, AuthContext};
 use crate::browser;
-use crate::components::{ErrorPanel, Loading};
+use crate::components::{loading, ErrorPanel};
 
 #[derive(Clone, PartialEq)]
 enum Load {
@@ -78,7 +78,7 @@ fn list_view(load: &Load, retry: Callback<()>) -> Html {
         <button type="button" class="button primary" onclick={retry.reform(|_: MouseEvent| ())}>{ "Try again" }</button>
     };
     match load {
-        Load::Loading => html! { <Loading label="Loading your appointments…" /> },
+        Load::Loading => loading("Loading your appointments…"),
         Load::Loaded(list) if list.is_empty() => html! {
             <p class="empty" id="appointments-empty">{ "You have no appointments." }</p>
         },
@@ -112,13 +112,17 @@ fn list_view(load: &Load, retry: Callback<()>) -> Html {
                     ("The appointments API failed", format!("api_http_{status}"))
                 }
             };
-            html! {
-                <ErrorPanel title={title} message={describe(error)} code={AttrValue::from(code)}>
-                    if !matches!(error, AppointmentsError::SessionInvalid { .. } | AppointmentsError::MissingScope { .. }) {
-                        { retry_button }
-                    }
-                </ErrorPanel>
-            }
+            let actions = if matches!(
+                error,
+                AppointmentsError::SessionInvalid { .. } | AppointmentsError::MissingScope { .. }
+            ) {
+                Html::default()
+            } else {
+                retry_button
+            };
+            ErrorPanel::new(title, describe(error))
+                .code(code)
+                .view(actions)
         }
     }
 }

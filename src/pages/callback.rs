@@ -3,7 +3,7 @@ use yew_router::prelude::*;
 
 use crate::auth::use_auth;
 use crate::browser::location;
-use crate::components::{ErrorPanel, Loading};
+use crate::components::{loading, ErrorPanel};
 use crate::oidc::OidcError;
 use crate::routes::Route;
 
@@ -40,7 +40,7 @@ pub fn callback_page() -> Html {
     }
 
     let Some(error) = &*failure else {
-        return html! { <Loading label="Checking the sign-in response…" /> };
+        return loading("Checking the sign-in response…");
     };
     let try_again = {
         let auth = auth.clone();
@@ -63,16 +63,14 @@ pub fn callback_page() -> Html {
         } => Some(AttrValue::from(format!("The tenant said: {d}"))),
         _ => None,
     };
-    html! {
-        <ErrorPanel
-            main=true
-            title="Sign-in failed"
-            message={error.explanation()}
-            code={AttrValue::from(error.code().to_string())}
-            {detail}
-        >
-            <button type="button" class="button primary" id="try-again" onclick={try_again}>{ "Try again" }</button>
-            <Link<Route> to={Route::Login} classes="button secondary">{ "Back to the start page" }</Link<Route>>
-        </ErrorPanel>
-    }
+    ErrorPanel::new("Sign-in failed", error.explanation())
+        .main()
+        .code(error.code().to_string())
+        .detail(detail)
+        .view(html! {
+            <>
+                <button type="button" class="button primary" id="try-again" onclick={try_again}>{ "Try again" }</button>
+                <Link<Route> to={Route::Login} classes="button secondary">{ "Back to the start page" }</Link<Route>>
+            </>
+        })
 }

@@ -87,7 +87,7 @@ pub fn login_page() -> Html {
                 { if other_user { "Sign in again" } else { "Sign in" } }
             </button>
             if let Some(message) = &*error {
-                <ErrorPanel title="Sign-in could not start" message={message.clone()} />
+                { ErrorPanel::new("Sign-in could not start", message.clone()).view(Html::default()) }
             }
         </section>
     }

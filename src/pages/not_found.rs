@@ -3,7 +3,6 @@ use yew_router::prelude::*;
 
 use crate::routes::Route;
 
-#[function_component(NotFoundPage)]
 pub fn not_found_page() -> Html {
     html! {
         <section class="panel">

@@ -2,7 +2,7 @@ use crate::weburl::Url;
 use yew::prelude::*;
 
 use crate::auth::{authorized_request, use_auth, SendError};
-use crate::components::{ErrorPanel, Loading};
+use crate::components::{loading, ErrorPanel};
 use crate::oidc::claims::Profile;
 use crate::oidc::session::Session;
 use crate::oidc::userinfo::{self, is_web_url, UserInfo, UserInfoError};
@@ -70,7 +70,7 @@ pub fn profile_page() -> Html {
         },
     };
     let userinfo_part = match &*load {
-        Load::Loading => html! { <Loading label="Asking the tenant's /userinfo endpoint…" /> },
+        Load::Loading => loading("Asking the tenant's /userinfo endpoint…"),
         Load::Loaded(info) => html! {
             <>
                 if profile.is_none() {
@@ -182,73 +182,65 @@ fn userinfo_error(
     retry: Callback<MouseEvent>,
     sign_in_again: Callback<MouseEvent>,
 ) -> Html {
-    let code = AttrValue::from(error.code());
-    let retry_button = html! { <button type="button" class="button primary" onclick={retry}>{ "Try again" }</button> };
-    let sign_in_button = html! {
-        <button type="button" class="button primary" onclick={sign_in_again}>{ "Sign in again" }</button>
-    };
-    match error {
-        UserInfoError::NoEndpoint => html! {
-            <ErrorPanel
-                title="The tenant has no /userinfo endpoint"
-                message="Its discovery document advertises no `userinfo_endpoint`, so the profile can only come from the ID token."
-                {code}
-            />
-        },
-        UserInfoError::Unreachable { url } => html! {
-            <ErrorPanel
-                title="The tenant's /userinfo endpoint is not reachable"
-                message={format!("No answer from {url}. Check the connection and that the tenant allows this origin (CORS: Allowed Web Origins), then try again.")}
-                {code}
-            >
-                { retry_button }
-            </ErrorPanel>
-        },
-        UserInfoError::Unauthorized { description } => html! {
-            <ErrorPanel
-                title="The tenant did not accept your access token"
-                message="/userinfo answered 401. Either the access token has expired or been revoked, or it was issued without the `openid` scope: signing in again gets a new one. Or the provider does not accept tokens issued for an API (`audience`) there, as some OpenID providers other than Auth0 do: then the profile can only come from the ID token, shown above."
-                detail={description.clone().map(|d| AttrValue::from(format!("The tenant said: {d}")))}
-                {code}
-            >
-                { sign_in_button }
-            </ErrorPanel>
-        },
-        UserInfoError::SubjectMismatch => html! {
-            <ErrorPanel
-                title="The /userinfo answer is about another user"
-                message="Its `sub` differs from the ID token's, so its claims were rejected and are not shown (OpenID Connect Core §5.3.2). The access token may not be the one issued with your ID token: sign in again."
-                {code}
-            >
-                { sign_in_button }
-            </ErrorPanel>
-        },
-        UserInfoError::SubjectMissing => html! {
-            <ErrorPanel
-                title="The /userinfo answer does not say whom it is about"
-                message="It has no `sub`, so it cannot be matched to the ID token and was rejected."
-                {code}
-            >
-                { retry_button }
-            </ErrorPanel>
-        },
-        UserInfoError::NotJson => html! {
-            <ErrorPanel
-                title="The /userinfo answer is not JSON"
-                message="The endpoint answered with something other than a JSON object. Check that the tenant's `userinfo_endpoint` is right."
-                {code}
-            >
-                { retry_button }
-            </ErrorPanel>
-        },
-        UserInfoError::Unexpected { status } => html! {
-            <ErrorPanel
-                title="The tenant's /userinfo endpoint failed"
-                message={format!("It answered HTTP {status}.")}
-                {code}
-            >
-                { retry_button }
-            </ErrorPanel>
-        },
+    enum Action {
+        None,
+        Retry,
+        SignInAgain,
     }
+    let mut detail = None;
+    let (title, message, action): (_, AttrValue, _) = match error {
+        UserInfoError::NoEndpoint => (
+            "The tenant has no /userinfo endpoint",
+            "Its discovery document advertises no `userinfo_endpoint`, so the profile can only come from the ID token.".into(),
+            Action::None,
+        ),
+        UserInfoError::Unreachable { url } => (
+            "The tenant's /userinfo endpoint is not reachable",
+            format!("No answer from {url}. Check the connection and that the tenant allows this origin (CORS: Allowed Web Origins), then try again.").into(),
+            Action::Retry,
+        ),
+        UserInfoError::Unauthorized { description } => {
+            detail = description
+                .as_ref()
+                .map(|d| AttrValue::from(format!("The tenant said: {d}")));
+            (
+                "The tenant did not accept your access token",
+                "/userinfo answered 401. Either the access token has expired or been revoked, or it was issued without the `openid` scope: signing in again gets a new one. Or the provider does not accept tokens issued for an API (`audience`) there, as some OpenID providers other than Auth0 do: then the profile can only come from the ID token, shown above.".into(),
+                Action::SignInAgain,
+            )
+        }
+        UserInfoError::SubjectMismatch => (
+            "The /userinfo answer is about another user",
+            "Its `sub` differs from the ID token's, so its claims were rejected and are not shown (OpenID Connect Core §5.3.2). The access token may not be the one issued with your ID token: sign in again.".into(),
+            Action::SignInAgain,
+        ),
+        UserInfoError::SubjectMissing => (
+            "The /userinfo answer does not say whom it is about",
+            "It has no `sub`, so it cannot be matched to the ID token and was rejected.".into(),
+            Action::Retry,
+        ),
+        UserInfoError::NotJson => (
+            "The /userinfo answer is not JSON",
+            "The endpoint answered with something other than a JSON object. Check that the tenant's `userinfo_endpoint` is right.".into(),
+            Action::Retry,
+        ),
+        UserInfoError::Unexpected { status } => (
+            "The tenant's /userinfo endpoint failed",
+            format!("It answered HTTP {status}.").into(),
+            Action::Retry,
+        ),
+    };
+    let actions = match action {
+        Action::None => Html::default(),
+        Action::Retry => html! {
+            <button type="button" class="button primary" onclick={retry}>{ "Try again" }</button>
+        },
+        Action::SignInAgain => html! {
+            <button type="button" class="button primary" onclick={sign_in_again}>{ "Sign in again" }</button>
+        },
+    };
+    ErrorPanel::new(title, message)
+        .code(error.code())
+        .detail(detail)
+        .view(actions)
 }

@@ -6,14 +6,8 @@ use crate::components::ErrorPanel;
 use crate::config::ConfigError;
 
 /// Shown instead of the app when it cannot start: never a blank page.
-#[derive(Properties, PartialEq)]
-pub struct StartupErrorProps {
-    pub error: StartupError,
-}
-
-#[function_component(StartupErrorPage)]
-pub fn startup_error_page(props: &StartupErrorProps) -> Html {
-    let (title, message, code, hint) = match &props.error {
+pub fn startup_error_page(error: &StartupError) -> Html {
+    let (title, message, code, hint) = match error {
         StartupError::Config(error) => (
             "The app's configuration is not valid",
             error.to_string(),
@@ -46,9 +40,11 @@ pub fn startup_error_page(props: &StartupErrorProps) -> Html {
     let reload = Callback::from(|_: MouseEvent| location::reload());
     html! {
         <main class="page" id="main">
-            <ErrorPanel main=true title={title} message={message} code={AttrValue::from(code)} detail={AttrValue::from(hint)}>
-                <button type="button" class="button primary" onclick={reload}>{ "Reload" }</button>
-            </ErrorPanel>
+            { ErrorPanel::new(title, message)
+                .main()
+                .code(code)
+                .detail(Some(hint.into()))
+                .view(html! { <button type="button" class="button primary" onclick={reload}>{ "Reload" }</button> }) }
         </main>
     }
 }
