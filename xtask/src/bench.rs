@@ -40,7 +40,11 @@ pub fn run() -> Result<()> {
             .args(["build", "--release", "--public-url", "/", "--dist"])
             .arg(&floor_site)
             .arg(project_root().join("benches/yew-floor/index.html"))
-            .env("CARGO_TARGET_DIR", out.join("yew-floor-target")),
+            .env("CARGO_TARGET_DIR", out.join("yew-floor-target"))
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+                crate::build_paths_remapped(),
+            ),
     )?;
     crate::externalize_loader(&floor_site)?;
     crate::minify_glue(&tools, &floor_site)?;

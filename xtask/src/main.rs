@@ -110,9 +110,37 @@ fn dist(tools: &Toolchain, out: &Path, public_url: &str) -> Result<()> {
     run(tools
         .command("trunk")
         .args(["build", "--release", "--public-url", public_url, "--dist"])
-        .arg(out))?;
+        .arg(out)
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+            build_paths_remapped(),
+        ))?;
     externalize_loader(out)?;
     minify_glue(tools, out)
+}
+
+/// Panic locations keep their source paths in the wasm: without this, the build machine's
+/// (`/home/you/.cargo/registry/src/index.crates.io-…/yew-0.23.0/src/…`, this checkout's)
+/// would be shipped in every copy of the site, and weigh 0.3 KB gzip. Crate-relative paths
+/// remain.
+pub(crate) fn build_paths_remapped() -> String {
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let mut prefixes: Vec<PathBuf> = cargo_home
+        .and_then(|home| fs::read_dir(home.join("registry/src")).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    prefixes.push(project_root());
+    prefixes
+        .iter()
+        .map(|prefix| format!("--remap-path-prefix={}/=", prefix.display()))
+        // The variable is split at spaces.
+        .filter(|flag| !flag.contains(char::is_whitespace))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// wasm-bindgen's JS glue, which trunk copies as written (comments, long names), minified
