@@ -2,20 +2,48 @@
 //! `Appointment` type, one request helper that adds the Bearer header, and the mapping
 //! of every answer to a typed result.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::auth::{authorized_request, SendError};
 use crate::browser::http::{self, Body};
+use crate::json::Value;
 use crate::oidc::session::Session;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appointment {
     pub id: String,
     pub title: String,
     pub start: String,
     pub end: String,
-    #[serde(default)]
     pub location: Option<String>,
+}
+
+/// What a successful answer holds, read from its JSON.
+pub trait Answer: Sized {
+    fn read(value: &Value) -> Option<Self>;
+}
+
+impl Answer for Appointment {
+    /// Every field a string; `location` may be missing or null.
+    fn read(value: &Value) -> Option<Self> {
+        let text = |name: &str| value.get(name)?.as_str().map(str::to_string);
+        Some(Appointment {
+            id: text("id")?,
+            title: text("title")?,
+            start: text("start")?,
+            end: text("end")?,
+            location: match value.get("location") {
+                None | Some(Value::Null) => None,
+                Some(location) => Some(location.as_str()?.to_string()),
+            },
+        })
+    }
+}
+
+impl Answer for Vec<Appointment> {
+    fn read(value: &Value) -> Option<Self> {
+        value.as_array()?.iter().map(Appointment::read).collect()
+    }
 }
 
 /// The body of `POST /api/appointments`.
@@ -65,7 +93,7 @@ pub async fn create(
 
 /// No answer at all is `Unreachable`; a session whose key is gone cannot be used any more;
 /// any answer is interpreted.
-fn answer<T: serde::de::DeserializeOwned>(
+fn answer<T: Answer>(
     url: &str,
     response: Result<http::Response, SendError>,
 ) -> Result<T, AppointmentsError> {
@@ -84,29 +112,25 @@ fn answer<T: serde::de::DeserializeOwned>(
     )
 }
 
-#[derive(Deserialize)]
-struct ValidationError {
-    #[serde(default)]
-    field: Option<String>,
-    #[serde(default)]
-    error_description: Option<String>,
-}
-
 /// Maps the API's answer to the expected body or to the error the user must see
 /// (RFC 6750 §3 for 401 and 403).
-pub fn interpret<T: serde::de::DeserializeOwned>(
+pub fn interpret<T: Answer>(
     status: u16,
     www_authenticate: Option<&str>,
     body: &str,
 ) -> Result<T, AppointmentsError> {
     match status {
-        200 | 201 => crate::json::from_str(body).map_err(|_| AppointmentsError::Malformed),
+        200 | 201 => crate::json::from_str::<Value>(body)
+            .ok()
+            .as_ref()
+            .and_then(T::read)
+            .ok_or(AppointmentsError::Malformed),
         400 => {
-            let error = crate::json::from_str::<ValidationError>(body).ok();
+            let error = crate::json::from_str::<Value>(body).unwrap_or_default();
+            let text = |name: &str| error.get(name)?.as_str().map(str::to_string);
             Err(AppointmentsError::Invalid {
-                field: error.as_ref().and_then(|e| e.field.clone()),
-                message: error
-                    .and_then(|e| e.error_description)
+                field: text("field"),
+                message: text("error_description")
                     .unwrap_or_else(|| "the API refused the request".into()),
             })
         }
@@ -162,6 +186,47 @@ mod tests {
         assert_eq!(list[0].title, "Dentist");
         assert_eq!(list[0].location, None);
         assert_eq!(list_of(200, None, "[]"), Ok(vec![]));
+        let without_location = r#"[{"id":"1","title":"T","start":"s","end":"e"}]"#;
+        assert_eq!(
+            list_of(200, None, without_location).expect("valid")[0].location,
+            None
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_field_and_the_reason_when_the_api_gives_them() {
+        let body = r#"{"error":"invalid_request","error_description":"end must be after start","field":"end"}"#;
+        assert_eq!(
+            list_of(400, None, body),
+            Err(AppointmentsError::Invalid {
+                field: Some("end".into()),
+                message: "end must be after start".into()
+            })
+        );
+        assert_eq!(
+            list_of(400, None, "not json"),
+            Err(AppointmentsError::Invalid {
+                field: None,
+                message: "the API refused the request".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_list_with_a_field_missing_or_of_another_type_is_malformed() {
+        for body in [
+            r#"{"id":"1"}"#,
+            r#"[{"id":"1","start":"s","end":"e"}]"#,
+            r#"[{"id":1,"title":"T","start":"s","end":"e"}]"#,
+            r#"[{"id":"1","title":"T","start":"s","end":"e","location":7}]"#,
+            r#"[{"id":"1","title":"T","start":"s","end":"e"}, null]"#,
+        ] {
+            assert_eq!(
+                list_of(200, None, body),
+                Err(AppointmentsError::Malformed),
+                "{body}"
+            );
+        }
     }
 
     #[test]
