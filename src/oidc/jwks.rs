@@ -1,8 +1,7 @@
 //! The tenant's signing keys (RFC 7517) and the choice of the key for a token.
 
-use serde::Deserialize;
-
 use super::base64url;
+use crate::json::Value;
 
 /// An RSA public key usable for RS256, as JWK `n` and `e` (base64url, big-endian).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,44 +16,17 @@ pub struct KeySet {
     keys: Vec<RsaPublicKey>,
 }
 
-#[derive(Deserialize)]
-struct Document {
-    keys: Vec<Jwk>,
-}
-
-#[derive(Deserialize)]
-struct Jwk {
-    kty: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    alg: Option<String>,
-    #[serde(default, rename = "use")]
-    usage: Option<String>,
-    #[serde(default)]
-    n: Option<String>,
-    #[serde(default)]
-    e: Option<String>,
-}
-
 impl KeySet {
     /// Reads a JWKS, keeping only keys that can verify RS256 signatures: RSA, for
-    /// signatures, RS256 or unspecified, with a modulus of at least 2048 bits.
+    /// signatures, RS256 or unspecified, with a modulus of at least 2048 bits. Any other
+    /// member of `keys`, or one with a field of the wrong type, is ignored (RFC 7517 §5).
     pub fn parse(document: &str) -> Option<KeySet> {
-        let document: Document = crate::json::from_str(document).ok()?;
+        let document = crate::json::from_str::<Value>(document).ok()?;
         let keys = document
-            .keys
-            .into_iter()
-            .filter(|k| k.kty == "RSA")
-            .filter(|k| k.usage.as_deref().is_none_or(|u| u == "sig"))
-            .filter(|k| k.alg.as_deref().is_none_or(|a| a == "RS256"))
-            .filter_map(|k| {
-                let (n, e) = (k.n?, k.e?);
-                let modulus = base64url::decode(&n)?;
-                let significant = modulus.iter().skip_while(|b| **b == 0).count();
-                (significant >= 256 && base64url::decode(&e).is_some_and(|e| !e.is_empty()))
-                    .then_some(RsaPublicKey { kid: k.kid, n, e })
-            })
+            .get("keys")?
+            .as_array()?
+            .iter()
+            .filter_map(rs256_key)
             .collect();
         Some(KeySet { keys })
     }
@@ -69,6 +41,28 @@ impl KeySet {
             },
         }
     }
+}
+
+fn rs256_key(jwk: &Value) -> Option<RsaPublicKey> {
+    // Absent (or null), or a string: any other type makes the key unusable.
+    let optional = |name: &str| match jwk.get(name) {
+        None | Some(Value::Null) => Some(None),
+        Some(value) => value.as_str().map(Some),
+    };
+    let usable = jwk.get("kty")?.as_str()? == "RSA"
+        && optional("use")?.is_none_or(|u| u == "sig")
+        && optional("alg")?.is_none_or(|a| a == "RS256");
+    let (n, e) = (jwk.get("n")?.as_str()?, jwk.get("e")?.as_str()?);
+    let kid = optional("kid")?;
+    let modulus = base64url::decode(n)?;
+    let significant = modulus.iter().skip_while(|b| **b == 0).count();
+    (usable && significant >= 256 && base64url::decode(e).is_some_and(|e| !e.is_empty())).then(
+        || RsaPublicKey {
+            kid: kid.map(str::to_string),
+            n: n.to_string(),
+            e: e.to_string(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -122,10 +116,15 @@ mod tests {
             r#"{"kty":"oct","kid":"hmac","k":"c2VjcmV0"}"#.into(),
             r#"{"kty":"RSA","kid":"short","n":"AQAB","e":"AQAB"}"#.into(),
             r#"{"kty":"RSA","kid":"no-n","e":"AQAB"}"#.into(),
+            rsa("numeric-alg", r#","alg":256"#),
+            format!(r#"{{"kty":"RSA","kid":7,"n":"{}","e":"AQAB"}}"#, n()),
+            r#"{"kid":"no-kty"}"#.into(),
+            "null".into(),
         ]))
         .expect("jwks");
         assert_eq!(set, KeySet::default());
         assert_eq!(KeySet::parse("{}"), None);
+        assert_eq!(KeySet::parse(r#"{"keys":{}}"#), None);
         assert_eq!(KeySet::parse("<html>"), None);
     }
 }
