@@ -46,6 +46,53 @@ pub fn to_string_pretty(value: &Value) -> String {
     platform::to_string_pretty(value)
 }
 
+/// A JSON object's members, read by hand: smaller in the wasm than a derived `Deserialize`
+/// per document, and as strict. A member that is absent or `null` is `None`; one of another
+/// type than asked for is `Mistyped`, and the document is refused.
+#[derive(Clone, Copy)]
+pub struct Object<'a>(&'a Map<String, Value>);
+
+/// A member of a JSON object is not of the type its reader asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mistyped;
+
+impl<'a> Object<'a> {
+    /// `None` unless `value` is an object.
+    pub fn of(value: &'a Value) -> Option<Self> {
+        value.as_object().map(Object)
+    }
+
+    /// The member `name`, unless absent or null.
+    pub fn get(&self, name: &str) -> Option<&'a Value> {
+        self.0.get(name).filter(|value| !value.is_null())
+    }
+
+    pub fn string(&self, name: &str) -> Result<Option<String>, Mistyped> {
+        self.get(name)
+            .map(|value| value.as_str().map(str::to_string).ok_or(Mistyped))
+            .transpose()
+    }
+
+    /// A member that must be there, as a string.
+    pub fn required_string(&self, name: &str) -> Result<String, Mistyped> {
+        self.string(name)?.ok_or(Mistyped)
+    }
+
+    /// A number, integer or not.
+    pub fn number(&self, name: &str) -> Result<Option<f64>, Mistyped> {
+        self.get(name)
+            .map(|value| value.as_f64().ok_or(Mistyped))
+            .transpose()
+    }
+
+    /// A whole number from 0 up.
+    pub fn unsigned(&self, name: &str) -> Result<Option<u64>, Mistyped> {
+        self.get(name)
+            .map(|value| value.as_u64().ok_or(Mistyped))
+            .transpose()
+    }
+}
+
 fn check_depth(text: &str) -> Result<(), Error> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for byte in text.bytes() {
@@ -178,6 +225,27 @@ mod tests {
         assert!(from_str::<Value>(&fine).is_ok());
         let quoted = format!(r#"{{"a":"{}\"["}}"#, "[".repeat(100));
         assert!(from_str::<Value>(&quoted).is_ok());
+    }
+
+    #[test]
+    fn object_members_are_read_strictly() {
+        let value: Value =
+            from_str(r#"{"s":"x","n":3,"f":1.5,"z":null,"neg":-1,"arr":[]}"#).expect("parses");
+        let object = Object::of(&value).expect("an object");
+        assert_eq!(object.string("s"), Ok(Some("x".into())));
+        assert_eq!(object.required_string("s"), Ok("x".into()));
+        assert_eq!(object.string("z"), Ok(None), "null is absent");
+        assert_eq!(object.string("missing"), Ok(None));
+        assert_eq!(object.required_string("missing"), Err(Mistyped));
+        assert_eq!(object.string("n"), Err(Mistyped));
+        assert_eq!(object.number("n"), Ok(Some(3.0)));
+        assert_eq!(object.number("f"), Ok(Some(1.5)));
+        assert_eq!(object.number("s"), Err(Mistyped));
+        assert_eq!(object.unsigned("n"), Ok(Some(3)));
+        assert_eq!(object.unsigned("f"), Err(Mistyped));
+        assert_eq!(object.unsigned("neg"), Err(Mistyped));
+        assert_eq!(object.string("arr"), Err(Mistyped));
+        assert!(Object::of(&Value::Null).is_none());
     }
 
     #[test]

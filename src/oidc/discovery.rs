@@ -1,7 +1,7 @@
 //! The tenant's endpoints: from OpenID Connect discovery, or Auth0's fixed paths.
 
+use crate::json::{Object, Value};
 use crate::weburl::Url;
-use serde::Deserialize;
 
 use crate::config::is_allowed_origin_url;
 
@@ -21,21 +21,6 @@ pub struct ProviderMetadata {
     /// Auth0's own logout, always there: `<domain>/v2/logout`.
     pub auth0_logout_endpoint: Url,
     pub userinfo_endpoint: Option<Url>,
-}
-
-#[derive(Deserialize)]
-struct Document {
-    issuer: String,
-    authorization_endpoint: String,
-    jwks_uri: String,
-    #[serde(default)]
-    token_endpoint: Option<String>,
-    #[serde(default)]
-    revocation_endpoint: Option<String>,
-    #[serde(default)]
-    end_session_endpoint: Option<String>,
-    #[serde(default)]
-    userinfo_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,11 +85,15 @@ pub fn auth0_defaults(issuer: &Url) -> ProviderMetadata {
 /// (OpenID Connect Discovery 1.0 §4.3). The document's own spelling of the issuer is kept:
 /// tokens must carry exactly that.
 pub fn parse(document: &str, issuer: &Url) -> Result<ProviderMetadata, DiscoveryError> {
-    let doc: Document = crate::json::from_str(document).map_err(|_| DiscoveryError::NotJson)?;
-    if !same_issuer(&doc.issuer, issuer.as_str()) {
+    let value = crate::json::from_str::<Value>(document).map_err(|_| DiscoveryError::NotJson)?;
+    let doc = Object::of(&value).ok_or(DiscoveryError::NotJson)?;
+    let text = |name: &str| doc.string(name).map_err(|_| DiscoveryError::NotJson);
+    let required = |name: &str| text(name)?.ok_or(DiscoveryError::NotJson);
+    let found = required("issuer")?;
+    if !same_issuer(&found, issuer.as_str()) {
         return Err(DiscoveryError::IssuerMismatch {
             expected: issuer.as_str().to_string(),
-            found: doc.issuer,
+            found,
         });
     }
     let endpoint = |name: &'static str, value: &str| {
@@ -113,17 +102,19 @@ pub fn parse(document: &str, issuer: &Url) -> Result<ProviderMetadata, Discovery
             .filter(is_allowed_origin_url)
             .ok_or(DiscoveryError::BadEndpoint(name))
     };
-    let optional =
-        |name: &'static str, value: Option<String>| value.map(|v| endpoint(name, &v)).transpose();
+    let optional = |name: &'static str| text(name)?.map(|v| endpoint(name, &v)).transpose();
     Ok(ProviderMetadata {
-        authorization_endpoint: endpoint("authorization_endpoint", &doc.authorization_endpoint)?,
-        jwks_uri: endpoint("jwks_uri", &doc.jwks_uri)?,
-        token_endpoint: optional("token_endpoint", doc.token_endpoint)?,
-        revocation_endpoint: optional("revocation_endpoint", doc.revocation_endpoint)?,
-        end_session_endpoint: optional("end_session_endpoint", doc.end_session_endpoint)?,
+        authorization_endpoint: endpoint(
+            "authorization_endpoint",
+            &required("authorization_endpoint")?,
+        )?,
+        jwks_uri: endpoint("jwks_uri", &required("jwks_uri")?)?,
+        token_endpoint: optional("token_endpoint")?,
+        revocation_endpoint: optional("revocation_endpoint")?,
+        end_session_endpoint: optional("end_session_endpoint")?,
         auth0_logout_endpoint: auth0_defaults(issuer).auth0_logout_endpoint,
-        userinfo_endpoint: optional("userinfo_endpoint", doc.userinfo_endpoint)?,
-        issuer: doc.issuer,
+        userinfo_endpoint: optional("userinfo_endpoint")?,
+        issuer: found,
     })
 }
 
@@ -160,6 +151,14 @@ mod tests {
             Err(DiscoveryError::BadEndpoint("authorization_endpoint"))
         );
         assert_eq!(parse("<html>", &origin()), Err(DiscoveryError::NotJson));
+        for shape in [
+            "[]".to_string(),
+            r#"{"authorization_endpoint":"https://dev-abc.us.auth0.com/authorize","jwks_uri":"https://dev-abc.us.auth0.com/jwks"}"#.into(),
+            r#"{"issuer":"https://dev-abc.us.auth0.com/","jwks_uri":"https://dev-abc.us.auth0.com/jwks"}"#.into(),
+            r#"{"issuer":"https://dev-abc.us.auth0.com/","authorization_endpoint":"https://dev-abc.us.auth0.com/authorize","jwks_uri":"https://dev-abc.us.auth0.com/jwks","userinfo_endpoint":5}"#.into(),
+        ] {
+            assert_eq!(parse(&shape, &origin()), Err(DiscoveryError::NotJson), "{shape}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (§4.1.3, with PKCE's `code_verifier`) and use a refresh token (§6), their answers, and
 //! revocation (RFC 7009). Sending them is the browser's job; the rules are here.
 
-use serde::Deserialize;
+use crate::json::{Object, Value};
 
 use super::response::{check_bearer, TokenSet};
 use super::OidcError;
@@ -61,26 +61,6 @@ pub fn revocation_body(refresh_token: &str, client_id: &str) -> String {
         .finish()
 }
 
-#[derive(Deserialize)]
-struct Success {
-    access_token: String,
-    token_type: String,
-    expires_in: u64,
-    #[serde(default)]
-    id_token: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    refresh_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Failure {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
-
 /// Longer error texts from the tenant are cut before they reach the screen.
 const MAX_DESCRIPTION: usize = 300;
 
@@ -90,7 +70,7 @@ const MAX_DESCRIPTION: usize = 300;
 /// (`token_type: DPoP`, RFC 9449 §5); an unbound one is refused rather than used as Bearer.
 pub fn parse_response(status: u16, body: &str, dpop: bool) -> Result<TokenSet, OidcError> {
     if status == 200 {
-        let success: Success = crate::json::from_str(body).map_err(|_| {
+        let success = Success::read(body).ok_or_else(|| {
             OidcError::TokenEndpointMalformed("the answer is not the expected JSON".into())
         })?;
         if !dpop {
@@ -113,16 +93,47 @@ pub fn parse_response(status: u16, body: &str, dpop: bool) -> Result<TokenSet, O
             refresh_token: success.refresh_token.filter(|t| !t.is_empty()),
         });
     }
-    match crate::json::from_str::<Failure>(body) {
-        Ok(failure) if !failure.error.is_empty() => Err(OidcError::TokenEndpoint {
-            code: failure.error.chars().take(64).collect(),
-            description: failure
-                .error_description
-                .map(|d| d.chars().take(MAX_DESCRIPTION).collect()),
+    let failure = crate::json::from_str::<Value>(body).unwrap_or_default();
+    let failure = Object::of(&failure).map(|failure| {
+        (
+            failure.required_string("error"),
+            failure.string("error_description"),
+        )
+    });
+    match failure {
+        Some((Ok(error), Ok(description))) if !error.is_empty() => Err(OidcError::TokenEndpoint {
+            code: error.chars().take(64).collect(),
+            description: description.map(|d| d.chars().take(MAX_DESCRIPTION).collect()),
         }),
         _ => Err(OidcError::TokenEndpointMalformed(format!(
             "it answered HTTP {status} without an OAuth error"
         ))),
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+struct Success {
+    access_token: String,
+    token_type: String,
+    expires_in: u64,
+    id_token: Option<String>,
+    scope: Option<String>,
+    refresh_token: Option<String>,
+}
+
+impl Success {
+    fn read(body: &str) -> Option<Success> {
+        let value = crate::json::from_str::<Value>(body).ok()?;
+        let fields = Object::of(&value)?;
+        let text = |name: &str| fields.string(name).ok();
+        Some(Success {
+            access_token: fields.required_string("access_token").ok()?,
+            token_type: fields.required_string("token_type").ok()?,
+            expires_in: fields.unsigned("expires_in").ok()??,
+            id_token: text("id_token")?,
+            scope: text("scope")?,
+            refresh_token: text("refresh_token")?,
+        })
     }
 }
 
@@ -192,6 +203,22 @@ mod tests {
                 200,
                 r#"{"access_token":"a","token_type":"Bearer","expires_in":0}"#,
             ),
+            (
+                200,
+                r#"{"access_token":"a","token_type":"Bearer","expires_in":"3600"}"#,
+            ),
+            (
+                200,
+                r#"{"access_token":"a","token_type":"Bearer","expires_in":60,"id_token":5}"#,
+            ),
+            (
+                200,
+                r#"{"access_token":"a","token_type":"Bearer","expires_in":60,"refresh_token":{}}"#,
+            ),
+            (200, r#"{"token_type":"Bearer","expires_in":60}"#),
+            (400, r#"{"error":7}"#),
+            (400, r#"{"error":"invalid_grant","error_description":[]}"#),
+            (400, "[]"),
         ] {
             assert_eq!(
                 parse_response(status, body, false).expect_err(body).code(),
