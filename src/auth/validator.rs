@@ -51,7 +51,9 @@ pub(super) async fn validate(
 /// The ID token's signature: RS256 only, with a key the tenant publishes in its JWKS,
 /// checked by WebCrypto. Returns the claims, not yet validated.
 async fn verify_signature(tenant: &Tenant, id_token: &str) -> Result<IdTokenClaims, OidcError> {
-    let decoded = jwt::decode::<IdTokenClaims>(id_token).map_err(OidcError::MalformedIdToken)?;
+    let decoded = jwt::decode(id_token).map_err(OidcError::MalformedIdToken)?;
+    let claims = IdTokenClaims::read(&decoded.claims)
+        .map_err(|_| OidcError::MalformedIdToken("its claims are not the expected JSON object"))?;
     if decoded.header.alg != "RS256" {
         return Err(OidcError::UnsupportedAlgorithm(decoded.header.alg));
     }
@@ -66,7 +68,7 @@ async fn verify_signature(tenant: &Tenant, id_token: &str) -> Result<IdTokenClai
         .await
         .map_err(|_| OidcError::BadSignature)?;
     if valid {
-        Ok(decoded.claims)
+        Ok(claims)
     } else {
         Err(OidcError::BadSignature)
     }

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::userinfo::is_web_url;
 use super::OidcError;
+use crate::json::{Mistyped, Object, Value};
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Audience {
     One(String),
     Many(Vec<String>),
@@ -25,35 +25,57 @@ impl Audience {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IdTokenClaims {
     pub iss: String,
     pub aud: Audience,
-    #[serde(default)]
     pub sub: Option<String>,
-    #[serde(default)]
     pub azp: Option<String>,
-    #[serde(default)]
     pub exp: Option<f64>,
-    #[serde(default)]
     pub iat: Option<f64>,
-    #[serde(default)]
     pub nbf: Option<f64>,
-    #[serde(default)]
     pub nonce: Option<String>,
-    #[serde(default)]
     pub at_hash: Option<String>,
     /// The tenant's session, for logout's `logout_hint`.
-    #[serde(default)]
     pub sid: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub nickname: Option<String>,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub picture: Option<String>,
+}
+
+impl IdTokenClaims {
+    /// The claims this app reads, from a JWT's decoded payload. `iss` and `aud` must be
+    /// there; a claim of another type than the specifications give it (a numeric `sub`,
+    /// a string `exp`) refuses the whole token rather than being skipped.
+    pub fn read(claims: &Value) -> Result<IdTokenClaims, Mistyped> {
+        let c = Object::of(claims).ok_or(Mistyped)?;
+        let aud = match c.get("aud").ok_or(Mistyped)? {
+            Value::String(one) => Audience::One(one.clone()),
+            Value::Array(many) => Audience::Many(
+                many.iter()
+                    .map(|aud| aud.as_str().map(str::to_string).ok_or(Mistyped))
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => return Err(Mistyped),
+        };
+        Ok(IdTokenClaims {
+            iss: c.required_string("iss")?,
+            aud,
+            sub: c.string("sub")?,
+            azp: c.string("azp")?,
+            exp: c.number("exp")?,
+            iat: c.number("iat")?,
+            nbf: c.number("nbf")?,
+            nonce: c.string("nonce")?,
+            at_hash: c.string("at_hash")?,
+            sid: c.string("sid")?,
+            name: c.string("name")?,
+            nickname: c.string("nickname")?,
+            email: c.string("email")?,
+            picture: c.string("picture")?,
+        })
+    }
 }
 
 /// Who signed in, from a validated ID token.
@@ -143,6 +165,48 @@ mod tests {
     use super::*;
 
     const NOW: f64 = 1_800_000_000.0;
+
+    fn read(payload: &str) -> Result<IdTokenClaims, Mistyped> {
+        IdTokenClaims::read(&crate::json::from_str::<Value>(payload).expect("JSON"))
+    }
+
+    #[test]
+    fn reads_the_claims_of_an_id_token() {
+        let claims = read(
+            r#"{"iss":"https://t/","aud":"c","sub":"auth0|a","exp":1800003600,"iat":1.8e9,
+                "nonce":"n","sid":"s","name":null,"email":"a@example.com","extra":{"x":[1]}}"#,
+        )
+        .expect("valid");
+        assert_eq!(claims.iss, "https://t/");
+        assert_eq!(claims.aud, Audience::One("c".into()));
+        assert_eq!(claims.sub.as_deref(), Some("auth0|a"));
+        assert_eq!(claims.exp, Some(1_800_003_600.0));
+        assert_eq!(claims.iat, Some(1.8e9));
+        assert_eq!(claims.nbf, None);
+        assert_eq!(claims.name, None, "null is absent");
+        assert_eq!(claims.sid.as_deref(), Some("s"));
+        let many = read(r#"{"iss":"i","aud":["c","d"]}"#).expect("valid");
+        assert_eq!(many.aud, Audience::Many(vec!["c".into(), "d".into()]));
+    }
+
+    #[test]
+    fn a_claim_of_the_wrong_type_refuses_the_token() {
+        for payload in [
+            r#"{"aud":"c"}"#,
+            r#"{"iss":"i"}"#,
+            r#"{"iss":"i","aud":null}"#,
+            r#"{"iss":"i","aud":5}"#,
+            r#"{"iss":"i","aud":["c",5]}"#,
+            r#"{"iss":7,"aud":"c"}"#,
+            r#"{"iss":"i","aud":"c","sub":42}"#,
+            r#"{"iss":"i","aud":"c","exp":"1800003600"}"#,
+            r#"{"iss":"i","aud":"c","nonce":["n"]}"#,
+            r#"{"iss":"i","aud":"c","picture":{}}"#,
+            "[]",
+        ] {
+            assert_eq!(read(payload), Err(Mistyped), "{payload}");
+        }
+    }
 
     fn good() -> IdTokenClaims {
         IdTokenClaims {
