@@ -79,11 +79,12 @@ pub(super) async fn ask_for_newer(id: &str, wait: Duration) -> Option<Session> {
     let sender = RefCell::new(Some(sender));
     let expected = format!("{NEWER}{id} ");
     let _listener = channel::Listener::new(move |message| {
-        if let Some(json) = message.strip_prefix(&expected) {
-            if let (Ok(session), Some(sender)) = (
-                crate::json::from_str::<Session>(json),
-                sender.borrow_mut().take(),
-            ) {
+        // A message that does not read as a session leaves the wait on.
+        let newer = message
+            .strip_prefix(&expected)
+            .map(crate::json::from_str::<Session>);
+        if let Some(Ok(session)) = newer {
+            if let Some(sender) = sender.borrow_mut().take() {
                 let _ = sender.send(session);
             }
         }
