@@ -84,14 +84,16 @@ async fn refresh(
     let lock = locks::acquire(REFRESH_LOCK).await;
     // Another tab sharing this session may have refreshed while this one waited: its
     // result is taken instead of using a token that has been rotated away.
-    if let Some(stored) = storage::load_session(mode) {
-        if stored.refresh_token.is_some()
-            && stored.refresh_token != current.refresh_token
-            && stored.issued_at >= current.issued_at
-            && !stored.is_expired(browser::now_ms())
-        {
-            return same_user(current, stored);
-        }
+    let newer_in_storage = || {
+        storage::load_session(mode).filter(|stored| {
+            stored.refresh_token.is_some()
+                && stored.refresh_token != current.refresh_token
+                && stored.issued_at >= current.issued_at
+                && !stored.is_expired(browser::now_ms())
+        })
+    };
+    if let Some(stored) = newer_in_storage() {
+        return same_user(current, stored);
     }
     let id = tabs::token_id(refresh_token).await;
     // Storage may not show it yet. A duplicated tab's sessionStorage holds a copy of the
@@ -109,6 +111,11 @@ async fn refresh(
             tabs::remember_rotation(id.clone(), &newer);
             storage::save_session(mode, &newer);
             return Ok(newer);
+        }
+        // No answer (the tab that refreshed may have closed since): storage has had the
+        // wait to catch up.
+        if let Some(stored) = newer_in_storage() {
+            return same_user(current, stored);
         }
     }
     let tokens = token_client::request(
