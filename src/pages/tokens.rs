@@ -153,7 +153,7 @@ fn times(decoded: &DecodedToken) -> Html {
 
 /// A scrollable block of JSON; focusable, so that keyboard users can scroll it too.
 fn json_block(id: String, title: &str, label: &'static str, json: String) -> Html {
-    let region = format!("{title} {}", label.to_lowercase());
+    let region = format!("{title} {}", label.to_ascii_lowercase());
     html! {
         <>
             <h3>{ label }</h3>
