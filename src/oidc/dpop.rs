@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::base64url;
+use super::{base64url, challenge};
 
 /// A P-256 public key as a JWK: the proof header's `jwk`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,13 +106,9 @@ pub fn asks_for_nonce(status: u16, www_authenticate: Option<&str>, body: &str) -
                 .as_deref()
                 == Some("use_dpop_nonce")
         }
-        401 => www_authenticate.is_some_and(|challenge| {
-            let challenge = challenge.trim_start();
-            challenge
-                .get(..4)
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop"))
-                && challenge.contains("error=\"use_dpop_nonce\"")
-        }),
+        401 => www_authenticate
+            .and_then(|header| challenge::param(header, "DPoP", "error"))
+            .is_some_and(|error| error == "use_dpop_nonce"),
         _ => false,
     }
 }

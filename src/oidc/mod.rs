@@ -5,6 +5,7 @@
 pub mod at_hash;
 pub mod authorize;
 pub mod base64url;
+pub mod challenge;
 pub mod claims;
 pub mod discovery;
 pub mod dpop;
