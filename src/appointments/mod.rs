@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::auth::{authorized_request, SendError};
 use crate::browser::http::{self, Body};
-use crate::json::Value;
+use crate::json::{Object, Value};
 use crate::oidc::challenge;
 use crate::oidc::session::Session;
 
@@ -27,16 +27,14 @@ pub trait Answer: Sized {
 impl Answer for Appointment {
     /// Every field a string; `location` may be missing or null.
     fn read(value: &Value) -> Option<Self> {
-        let text = |name: &str| value.get(name)?.as_str().map(str::to_string);
+        let fields = Object::of(value)?;
+        let text = |name: &str| fields.required_string(name).ok();
         Some(Appointment {
             id: text("id")?,
             title: text("title")?,
             start: text("start")?,
             end: text("end")?,
-            location: match value.get("location") {
-                None | Some(Value::Null) => None,
-                Some(location) => Some(location.as_str()?.to_string()),
-            },
+            location: fields.string("location").ok()?,
         })
     }
 }
@@ -133,7 +131,8 @@ pub fn interpret<T: Answer>(
             .ok_or(AppointmentsError::Malformed),
         400 => {
             let error = crate::json::from_str::<Value>(body).unwrap_or_default();
-            let text = |name: &str| error.get(name)?.as_str().map(str::to_string);
+            // Each field on its own: a mistyped one is left out, not the whole refusal.
+            let text = |name: &str| Object::of(&error)?.string(name).ok()?;
             Err(AppointmentsError::Invalid {
                 field: text("field"),
                 message: text("error_description")

@@ -1,7 +1,7 @@
 //! The tenant's signing keys (RFC 7517) and the choice of the key for a token.
 
 use super::base64url;
-use crate::json::Value;
+use crate::json::{Object, Value};
 
 /// An RSA public key usable for RS256, as JWK `n` and `e` (base64url, big-endian).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,26 +43,23 @@ impl KeySet {
     }
 }
 
+/// A member of `keys` that can verify RS256, or `None`; a field of the wrong type makes
+/// the key unusable.
 fn rs256_key(jwk: &Value) -> Option<RsaPublicKey> {
-    // Absent (or null), or a string: any other type makes the key unusable.
-    let optional = |name: &str| match jwk.get(name) {
-        None | Some(Value::Null) => Some(None),
-        Some(value) => value.as_str().map(Some),
-    };
-    let usable = jwk.get("kty")?.as_str()? == "RSA"
+    let jwk = Object::of(jwk)?;
+    let optional = |name: &str| jwk.string(name).ok();
+    let usable = jwk.required_string("kty").ok()? == "RSA"
         && optional("use")?.is_none_or(|u| u == "sig")
         && optional("alg")?.is_none_or(|a| a == "RS256");
-    let (n, e) = (jwk.get("n")?.as_str()?, jwk.get("e")?.as_str()?);
+    let (n, e) = (
+        jwk.required_string("n").ok()?,
+        jwk.required_string("e").ok()?,
+    );
     let kid = optional("kid")?;
-    let modulus = base64url::decode(n)?;
+    let modulus = base64url::decode(&n)?;
     let significant = modulus.iter().skip_while(|b| **b == 0).count();
-    (usable && significant >= 256 && base64url::decode(e).is_some_and(|e| !e.is_empty())).then(
-        || RsaPublicKey {
-            kid: kid.map(str::to_string),
-            n: n.to_string(),
-            e: e.to_string(),
-        },
-    )
+    (usable && significant >= 256 && base64url::decode(&e).is_some_and(|e| !e.is_empty()))
+        .then_some(RsaPublicKey { kid, n, e })
 }
 
 #[cfg(test)]

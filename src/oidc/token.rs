@@ -93,19 +93,12 @@ pub fn parse_response(status: u16, body: &str, dpop: bool) -> Result<TokenSet, O
             refresh_token: success.refresh_token.filter(|t| !t.is_empty()),
         });
     }
-    let failure = crate::json::from_str::<Value>(body).unwrap_or_default();
-    let failure = Object::of(&failure).map(|failure| {
-        (
-            failure.required_string("error"),
-            failure.string("error_description"),
-        )
-    });
-    match failure {
-        Some((Ok(error), Ok(description))) if !error.is_empty() => Err(OidcError::TokenEndpoint {
+    match read_failure(body) {
+        Some((error, description)) => Err(OidcError::TokenEndpoint {
             code: error.chars().take(64).collect(),
             description: description.map(|d| d.chars().take(MAX_DESCRIPTION).collect()),
         }),
-        _ => Err(OidcError::TokenEndpointMalformed(format!(
+        None => Err(OidcError::TokenEndpointMalformed(format!(
             "it answered HTTP {status} without an OAuth error"
         ))),
     }
@@ -135,6 +128,17 @@ impl Success {
             refresh_token: text("refresh_token")?,
         })
     }
+}
+
+/// An OAuth error answer (RFC 6749 §5.2): its `error`, not empty, and `error_description`.
+fn read_failure(body: &str) -> Option<(String, Option<String>)> {
+    let value = crate::json::from_str::<Value>(body).ok()?;
+    let fields = Object::of(&value)?;
+    let error = fields
+        .required_string("error")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    Some((error, fields.string("error_description").ok()?))
 }
 
 #[cfg(test)]

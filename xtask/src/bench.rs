@@ -34,20 +34,11 @@ pub fn run() -> Result<()> {
     // The same pipeline on the smallest Yew app with a router: the floor under any app.
     let floor_site = out.join("yew-floor-dist");
     let _ = fs::remove_dir_all(&floor_site);
-    crate::run(
-        tools
-            .command("trunk")
-            .args(["build", "--release", "--public-url", "/", "--dist"])
-            .arg(&floor_site)
+    crate::release_site(&tools, &floor_site, "/", |trunk| {
+        trunk
             .arg(project_root().join("benches/yew-floor/index.html"))
-            .env("CARGO_TARGET_DIR", out.join("yew-floor-target"))
-            .env(
-                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-                crate::build_paths_remapped(),
-            ),
-    )?;
-    crate::externalize_loader(&floor_site)?;
-    crate::minify_glue(&tools, &floor_site)?;
+            .env("CARGO_TARGET_DIR", out.join("yew-floor-target"));
+    })?;
     println!("\nThe same for benches/yew-floor: yew + yew-router, one routed page, nothing else");
     let floor = size_table(&first_load_sizes(&floor_site)?);
 

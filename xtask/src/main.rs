@@ -107,14 +107,27 @@ fn dist_command(args: &[String]) -> Result<()> {
 /// file of its own so that the Content-Security-Policy needs no `'unsafe-inline'`, and the
 /// JS glue minified.
 fn dist(tools: &Toolchain, out: &Path, public_url: &str) -> Result<()> {
-    run(tools
-        .command("trunk")
+    release_site(tools, out, public_url, |_| {})
+}
+
+/// The pipeline of [`dist`] for any trunk project: `configure` adds to trunk's command
+/// (another `index.html`, another target directory), as the bench does for the Yew floor.
+pub(crate) fn release_site(
+    tools: &Toolchain,
+    out: &Path,
+    public_url: &str,
+    configure: impl FnOnce(&mut Command),
+) -> Result<()> {
+    let mut trunk = tools.command("trunk");
+    trunk
         .args(["build", "--release", "--public-url", public_url, "--dist"])
         .arg(out)
         .env(
             "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
             build_paths_remapped(),
-        ))?;
+        );
+    configure(&mut trunk);
+    run(&mut trunk)?;
     externalize_loader(out)?;
     minify_glue(tools, out)
 }
@@ -123,7 +136,7 @@ fn dist(tools: &Toolchain, out: &Path, public_url: &str) -> Result<()> {
 /// (`/home/you/.cargo/registry/src/index.crates.io-…/yew-0.23.0/src/…`, this checkout's)
 /// would be shipped in every copy of the site, and weigh 0.3 KB gzip. Crate-relative paths
 /// remain.
-pub(crate) fn build_paths_remapped() -> String {
+fn build_paths_remapped() -> String {
     let cargo_home = env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
@@ -146,7 +159,7 @@ pub(crate) fn build_paths_remapped() -> String {
 /// wasm-bindgen's JS glue, which trunk copies as written (comments, long names), minified
 /// by esbuild in place: same file name, and the `integrity` trunk wrote for it in
 /// `index.html` recomputed, so that the browser still checks what it loads.
-pub(crate) fn minify_glue(tools: &Toolchain, out: &Path) -> Result<()> {
+fn minify_glue(tools: &Toolchain, out: &Path) -> Result<()> {
     let index_path = out.join("index.html");
     let index =
         fs::read_to_string(&index_path).map_err(|e| format!("cannot read {index_path:?}: {e}"))?;
@@ -196,7 +209,7 @@ pub(crate) fn minify_glue(tools: &Toolchain, out: &Path) -> Result<()> {
     fs::write(&index_path, index).map_err(|e| format!("cannot write {index_path:?}: {e}"))
 }
 
-pub(crate) fn externalize_loader(out: &Path) -> Result<()> {
+fn externalize_loader(out: &Path) -> Result<()> {
     let index_path = out.join("index.html");
     let index =
         fs::read_to_string(&index_path).map_err(|e| format!("cannot read {index_path:?}: {e}"))?;
